@@ -75,8 +75,8 @@ pub struct Event {
     pub kind: EventKind,
     /// The revision of this change.
     pub revision: Revision,
-    /// For `Put`: the new value. For `Delete`: the last value before deletion
-    /// (its `mod_revision` is the last write's, `revision` above is the delete's).
+    /// For `Put`: the new value. For `Delete`: the last value before deletion, with
+    /// `mod_revision` set to the delete's revision (as Kubernetes reports deleted objects).
     pub kv: KeyValue,
     /// The value before this change, if the key existed.
     pub prev: Option<KeyValue>,
