@@ -15,6 +15,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
+mod engine;
+mod memory;
+mod redb_store;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use engine::StoreConfig;
+pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+
 /// A store-wide, strictly increasing logical clock. `0` means "before the first write".
 pub type Revision = i64;
 
@@ -49,7 +60,8 @@ pub struct ListOptions {
     /// At most this many items; `None` means all.
     pub limit: Option<usize>,
     /// Read the state as of this revision; `None` means the latest.
-    /// A revision at or below the compacted revision fails with `StoreError::Compacted`;
+    /// A revision below the compacted revision fails with `StoreError::Compacted` (the
+    /// compacted revision itself is the oldest readable one, as in etcd);
     /// one above the current revision fails with `StoreError::FutureRevision`.
     pub revision: Option<Revision>,
 }
@@ -93,9 +105,15 @@ pub enum StoreError {
     #[error("key {key} was modified at revision {current}")]
     Conflict { key: String, current: Revision },
     #[error("revision {requested} has been compacted (oldest available is {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     #[error("revision {requested} is newer than the current revision {current}")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("value of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("watcher fell too far behind and was closed")]
@@ -112,18 +130,23 @@ pub enum StoreError {
 /// - a write returns only after it is durable (for durable backends);
 /// - every successful write gets a revision strictly greater than all earlier ones;
 /// - a watch from revision `r` delivers every change with revision `> r`, in order, with no gaps,
-///   then live changes; if `r` is compacted the watch fails with `Compacted`.
+///   then live changes; if `r` is below the compacted revision the watch fails with `Compacted`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError>;
     async fn list(&self, opts: ListOptions) -> Result<ListResult, StoreError>;
     /// Create or replace `key`; returns the stored value with its new revisions.
-    async fn put(&self, key: &str, value: Bytes, pre: Precondition) -> Result<KeyValue, StoreError>;
+    async fn put(&self, key: &str, value: Bytes, pre: Precondition)
+    -> Result<KeyValue, StoreError>;
     /// Delete `key`; returns the deleted value (its `mod_revision` is the delete's revision).
     async fn delete(&self, key: &str, pre: Precondition) -> Result<KeyValue, StoreError>;
-    /// Stream every change under `prefix` with revision `> after`.
+    /// Stream every change under `prefix` with revision `> after`. An `after` above the current
+    /// revision is allowed (the stream waits for it, as etcd does).
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError>;
-    /// Forget history at and below `revision`; reads and watches there fail with `Compacted`.
+    /// Forget the changes at and below `revision`: it becomes the oldest readable revision, and
+    /// reads at older revisions and watches from older revisions fail with `Compacted`.
+    /// Compacting above the current revision fails with `FutureRevision`; compacting at or
+    /// below the compacted revision does nothing.
     async fn compact(&self, revision: Revision) -> Result<(), StoreError>;
     /// The revision of the latest write.
     fn current_revision(&self) -> Revision;
