@@ -1,0 +1,160 @@
+//! HTTP entry points: routing of every `/api` and `/apis` request to the verb handlers.
+
+mod read;
+mod scale;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, header};
+use serde_json::Value;
+
+use crate::discovery;
+use crate::error::{ApiError, ApiResult};
+use crate::negotiate::{self, MAX_BODY};
+use crate::request::{Query, ResourcePath, parse_resource_path};
+use crate::{Api, openapi};
+
+/// Everything a verb handler needs about one request.
+pub struct Ctx {
+    pub api: Api,
+    pub res: Arc<crate::registry::Resource>,
+    pub path: ResourcePath,
+    pub query: Query,
+    pub headers: HeaderMap,
+}
+
+impl Ctx {
+    pub fn ns(&self) -> Option<&str> {
+        self.path.namespace.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        self.path.name.as_deref().unwrap_or_default()
+    }
+
+    pub fn dry_run(&self) -> ApiResult<bool> {
+        match self.query.get("dryRun") {
+            None => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(ApiError::BadRequest(format!("unsupported dry run value {other:?}; only \"All\" is supported"))),
+        }
+    }
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response {
+    negotiate::respond(code, negotiate::Output::Json, body, &[])
+}
+
+/// The fallback handler: everything that is not a fixed route.
+pub async fn dispatch(State(api): State<Api>, req: Request) -> Response {
+    match route(api, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(api: Api, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().trim_end_matches('/').to_string();
+    let query = Query::parse(parts.uri.query());
+    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    let get = parts.method == Method::GET;
+    match segs.as_slice() {
+        ["api"] if get => Ok(discovery_response(&api, true, &accept)),
+        ["apis"] if get => Ok(discovery_response(&api, false, &accept)),
+        ["api", "v1"] if get => discovery::resource_list(&api.registry, "", "v1").map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute),
+        ["apis", group] if get => discovery::api_group(&api.registry, group).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute),
+        ["apis", group, version] if get => {
+            discovery::resource_list(&api.registry, group, version).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute)
+        }
+        ["openapi", "v3"] if get => Ok(json_response(StatusCode::OK, &openapi::v3_root(&api.registry))),
+        ["openapi", "v3", rest @ ..] if get => {
+            openapi::v3_group_version(&api.registry, &rest.join("/")).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute)
+        }
+        ["openapi", "v2"] if get => openapi_v2(&api, &accept),
+        ["api", version, rest @ ..] => {
+            let p = parse_resource_path("", version, rest)?;
+            resource(api, p, query, parts.method, parts.headers, body).await
+        }
+        ["apis", group, version, rest @ ..] => {
+            let p = parse_resource_path(group, version, rest)?;
+            resource(api, p, query, parts.method, parts.headers, body).await
+        }
+        _ => Err(ApiError::NoRoute),
+    }
+}
+
+fn openapi_v2(api: &Api, accept: &str) -> ApiResult<Response> {
+    // kubectl asks for protobuf first; answer JSON only to clients that accept it.
+    if !accept.is_empty() && !accept.contains("application/json") && !accept.contains("*/*") {
+        return Err(ApiError::NotAcceptable);
+    }
+    Ok(json_response(StatusCode::OK, &openapi::v2(&api.registry)))
+}
+
+fn discovery_response(api: &Api, core: bool, accept: &str) -> Response {
+    match discovery::wants_aggregated(accept) {
+        Some(v) => {
+            let body = discovery::aggregated(&api.registry, core, v);
+            let ctype = if v == "v2" { discovery::AGGREGATED_V2 } else { discovery::AGGREGATED_V2BETA1 };
+            let mut resp = json_response(StatusCode::OK, &body);
+            resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static(ctype));
+            resp.headers_mut().insert("vary", http::HeaderValue::from_static("Accept"));
+            resp
+        }
+        None if core => json_response(StatusCode::OK, &discovery::api_versions()),
+        None => json_response(StatusCode::OK, &discovery::api_group_list(&api.registry)),
+    }
+}
+
+async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::TooLarge(format!("the request body exceeds {MAX_BODY} bytes")))
+}
+
+async fn resource(api: Api, path: ResourcePath, query: Query, method: Method, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let res = api
+        .registry
+        .get(&path.group, &path.version, &path.resource)
+        .ok_or(ApiError::NoRoute)?;
+    if path.namespace.is_some() && !res.namespaced {
+        return Err(ApiError::NoRoute);
+    }
+    let ctx = Ctx { api, res, path, query, headers };
+    let sub = ctx.path.subresource.clone();
+    let has_name = ctx.path.name.is_some();
+    match (method, has_name, sub.as_deref()) {
+        (Method::GET, false, None) if ctx.query.flag("watch") => watch::watch(ctx).await,
+        (Method::GET, false, None) => read::list(ctx).await,
+        (Method::GET, true, None | Some("status")) => read::get(ctx).await,
+        (Method::POST, false, None) => write::create(ctx, read_body(body).await?).await,
+        (Method::PUT, true, None | Some("status") | Some("finalize")) => write::update(ctx, read_body(body).await?).await,
+        (Method::PATCH, true, None | Some("status")) => write::patch(ctx, read_body(body).await?).await,
+        (Method::DELETE, true, None) => write::delete(ctx, read_body(body).await?).await,
+        (Method::DELETE, false, None) => write::delete_collection(ctx, read_body(body).await?).await,
+        (Method::GET, true, Some("scale")) => scale::get(ctx).await,
+        (Method::PUT | Method::PATCH, true, Some("scale")) => {
+            let patch = ctx.headers.get(header::CONTENT_TYPE).is_some_and(|c| c.as_bytes().starts_with(b"application/merge-patch") || c.as_bytes().starts_with(b"application/json-patch") || c.as_bytes().starts_with(b"application/strategic"));
+            scale::update(ctx, read_body(body).await?, patch).await
+        }
+        (m, _, Some(s)) if valid_subresource(&ctx, s) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported on {s}"))),
+        (_, _, Some(_)) => Err(ApiError::NoRoute),
+        (m, _, None) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported here"))),
+    }
+}
+
+fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {
+    match sub {
+        "status" => ctx.res.status,
+        "scale" => ctx.res.scale.is_some(),
+        "finalize" => ctx.res.plural == "namespaces" && ctx.res.group.is_empty(),
+        _ => false,
+    }
+}

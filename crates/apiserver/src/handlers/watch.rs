@@ -1,0 +1,146 @@
+//! watch: a chunked stream of newline-delimited `{"type": ..., "object": ...}` events.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use canopy_store::{Event, EventKind, Revision, StoreError};
+use futures::StreamExt;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::filter::Filter;
+use crate::negotiate::{self, Output};
+use crate::objects::{ListParams, parse_rv};
+use crate::table;
+
+/// Bookmarks are sent this often when the client allows them.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+/// A watch without `timeoutSeconds` ends after this long (clients re-watch), as upstream.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
+    let out = negotiate::output(&ctx.headers)?;
+    let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
+    let rv = ctx.query.get("resourceVersion");
+    let send_initial = ctx.query.flag("sendInitialEvents") || rv.is_none_or(|r| r == "0");
+    let bookmarks = ctx.query.flag("allowWatchBookmarks");
+    let initial_end_marker = ctx.query.flag("sendInitialEvents");
+    let timeout = ctx.query.int("timeoutSeconds")?.filter(|t| *t > 0).map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs(t as u64));
+    let include = ctx.query.get("includeObject").unwrap_or("Metadata").to_string();
+    if let Some(name) = &ctx.path.name {
+        return Err(ApiError::BadRequest(format!("watch of a single object {name} is done with fieldSelector=metadata.name={name}")));
+    }
+    let prefix = ctx.res.scope_prefix(ctx.ns());
+    let (initial, from) = if send_initial {
+        let page = ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true).await?;
+        (page.items, page.resource_version)
+    } else {
+        (Vec::new(), parse_rv(rv.unwrap_or("0"))?)
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let store_stream = ctx.api.objects.store.watch(&prefix, from).await;
+    tokio::spawn(async move {
+        let send = |ev: Value| {
+            let tx = tx.clone();
+            async move {
+                let mut line = serde_json::to_vec(&ev).expect("a serde_json::Value always serialises");
+                line.push(b'\n');
+                tx.send(Bytes::from(line)).await.is_ok()
+            }
+        };
+        let render = |obj: Value| match out {
+            Output::Table => table::to_table(&ctx.res, std::slice::from_ref(&obj), json!({}), &include),
+            _ => obj,
+        };
+        let mut stream = match store_stream {
+            Ok(s) => s,
+            Err(e) => {
+                let status = ApiError::from_store(e, Default::default()).to_status();
+                send(json!({"type": "ERROR", "object": status})).await;
+                return;
+            }
+        };
+        for obj in initial {
+            if !send(json!({"type": "ADDED", "object": render(obj)})).await {
+                return;
+            }
+        }
+        let mut last_rv: Revision = from;
+        if initial_end_marker {
+            let bm = bookmark(&ctx, last_rv, true);
+            if !send(json!({"type": "BOOKMARK", "object": bm})).await {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = ticker.tick(), if bookmarks => {
+                    if !send(json!({"type": "BOOKMARK", "object": bookmark(&ctx, last_rv, false)})).await { return; }
+                }
+                next = stream.next() => {
+                    let ev = match next {
+                        None => return,
+                        Some(Ok(ev)) => ev,
+                        Some(Err(e)) => {
+                            let status = match e {
+                                StoreError::WatcherTooSlow => ApiError::Gone("the watch fell behind; please re-list".into()).to_status(),
+                                e => ApiError::from_store(e, Default::default()).to_status(),
+                            };
+                            send(json!({"type": "ERROR", "object": status})).await;
+                            return;
+                        }
+                    };
+                    last_rv = ev.revision;
+                    if let Some((kind, obj)) = translate(&ctx, &filter, &ev)
+                        && !send(json!({"type": kind, "object": render(obj)})).await
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    Ok(resp)
+}
+
+fn bookmark(ctx: &Ctx, rv: Revision, initial_end: bool) -> Value {
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    json!({"kind": ctx.res.kind, "apiVersion": ctx.res.api_version(), "metadata": metadata})
+}
+
+/// Turns a store event into a watch event, as seen through the client's selectors: an object
+/// that starts matching is ADDED, one that stops matching is DELETED.
+fn translate(ctx: &Ctx, filter: &Filter, ev: &Event) -> Option<(&'static str, Value)> {
+    let objects = &ctx.api.objects;
+    let now = objects.decode(&ctx.res, &ev.kv).ok()?;
+    let before = ev.prev.as_ref().and_then(|p| objects.decode(&ctx.res, p).ok());
+    let was = before.as_ref().is_some_and(|b| filter.matches(b));
+    match ev.kind {
+        EventKind::Delete => was.then_some(("DELETED", now)),
+        EventKind::Put => match (was, filter.matches(&now)) {
+            (false, true) => Some(("ADDED", now)),
+            (true, true) => Some(("MODIFIED", now)),
+            (true, false) => Some(("DELETED", now)),
+            (false, false) => None,
+        },
+    }
+}

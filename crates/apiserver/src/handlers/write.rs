@@ -1,0 +1,292 @@
+//! create, update (PUT), patch, delete and deletecollection.
+
+use axum::response::Response;
+use bytes::Bytes;
+use http::{StatusCode, header};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::admit::{self, FieldValidation};
+use crate::error::{ApiError, ApiResult};
+use crate::filter::Filter;
+use crate::negotiate::{self, MAX_OBJECT, Output};
+use crate::objects::{DeleteOptions, Deleted, ListParams, Propagation};
+use crate::{apply, meta, patch};
+
+fn output(ctx: &Ctx) -> Output {
+    match negotiate::output(&ctx.headers) {
+        Ok(Output::Yaml) => Output::Yaml,
+        _ => Output::Json,
+    }
+}
+
+fn check_size(obj: &Value) -> ApiResult<()> {
+    let size = serde_json::to_vec(obj).map(|v| v.len()).unwrap_or(0);
+    if size > MAX_OBJECT {
+        return Err(ApiError::TooLarge(format!("the object is {size} bytes; the limit is {MAX_OBJECT} bytes")));
+    }
+    Ok(())
+}
+
+/// The namespace a namespaced object goes into must exist and not be terminating.
+async fn check_target_namespace(ctx: &Ctx) -> ApiResult<()> {
+    let Some(ns) = ctx.ns().filter(|_| ctx.res.namespaced) else { return Ok(()) };
+    let ns_res = ctx.api.registry.get("", "v1", "namespaces").expect("namespaces are built in");
+    let obj = ctx.api.objects.get(&ns_res, None, ns).await?;
+    if meta::is_deleting(&obj) {
+        return Err(ApiError::Forbidden(format!(
+            "unable to create new content in namespace {ns} because it is being terminated"
+        )));
+    }
+    Ok(())
+}
+
+/// Kind-specific defaults applied on create.
+fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
+    match (ctx.res.group.as_str(), ctx.res.plural.as_str()) {
+        ("", "namespaces") => {
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+            obj["status"] = json!({"phase": "Active"});
+        }
+        ("", "pods") if obj.pointer("/status/phase").is_none() => {
+            obj["status"]["phase"] = json!("Pending");
+            obj["status"]["qosClass"] = json!("BestEffort");
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            let mut fins = meta::finalizers(obj);
+            if !fins.iter().any(|f| f == crate::crds::CLEANUP_FINALIZER) {
+                fins.push(crate::crds::CLEANUP_FINALIZER.into());
+            }
+            meta::set_finalizers(obj, &fins);
+        }
+        _ if ctx.res.crd.is_some() && ctx.res.status => {
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("status");
+            }
+        }
+        _ => {}
+    }
+}
+
+pub async fn create_object(ctx: &Ctx, mut obj: Value, fv: FieldValidation) -> ApiResult<(Value, Vec<String>)> {
+    admit::check_type(&ctx.res, &mut obj)?;
+    admit::check_namespace(&ctx.res, ctx.ns(), &mut obj)?;
+    if meta::name(&obj).is_empty()
+        && let Some(prefix) = meta::meta_str(&obj, "generateName").map(str::to_string)
+    {
+        meta::meta_mut(&mut obj).insert("name".into(), json!(meta::generate_name(&prefix)));
+    }
+    check_target_namespace(ctx).await?;
+    defaults_on_create(ctx, &mut obj);
+    let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
+    apply::record_update(&ctx.res, None, &mut obj, &manager, "Update");
+    let warnings = admit::validate(&ctx.res, &mut obj, fv)?;
+    check_size(&obj)?;
+    let created = ctx.api.objects.create(&ctx.res, ctx.ns(), obj, ctx.dry_run()?).await?;
+    Ok((created, warnings))
+}
+
+pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let obj = negotiate::decode_body(&ctx.headers, &body)?;
+    let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    let (created, warnings) = create_object(&ctx, obj, fv).await?;
+    Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings))
+}
+
+/// Merges a desired object into the current one according to the subresource written.
+fn merge_for_subresource(ctx: &Ctx, current: &Value, mut desired: Value) -> Value {
+    let rv = desired.pointer("/metadata/resourceVersion").cloned();
+    let mut next = match ctx.path.subresource.as_deref() {
+        Some("status") => {
+            let mut next = current.clone();
+            next["status"] = desired.get("status").cloned().unwrap_or(Value::Null);
+            next
+        }
+        Some("finalize") => {
+            let mut next = current.clone();
+            next["spec"]["finalizers"] = desired.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            next
+        }
+        _ => {
+            if ctx.res.status {
+                match current.get("status") {
+                    Some(s) => desired["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = desired.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
+            if ctx.res.group.is_empty() && ctx.res.plural == "namespaces" {
+                desired["spec"]["finalizers"] = current.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            }
+            desired
+        }
+    };
+    let m = meta::meta_mut(&mut next);
+    match rv {
+        Some(rv) if !rv.is_null() && rv != json!("") => m.insert("resourceVersion".into(), rv),
+        _ => m.remove("resourceVersion"),
+    };
+    next
+}
+
+pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let mut obj = negotiate::decode_body(&ctx.headers, &body)?;
+    let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    admit::check_type(&ctx.res, &mut obj)?;
+    admit::check_namespace(&ctx.res, ctx.ns(), &mut obj)?;
+    let body_name = meta::name(&obj).to_string();
+    if body_name != ctx.name() {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            ctx.name()
+        )));
+    }
+    let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
+    let mut warnings = Vec::new();
+    let updated = ctx
+        .api
+        .objects
+        .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |current| {
+            let mut next = merge_for_subresource(&ctx, &current, obj.clone());
+            apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
+            warnings = admit::validate(&ctx.res, &mut next, fv)?;
+            check_size(&next)?;
+            Ok(next)
+        })
+        .await?;
+    Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
+}
+
+pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let ctype = ctx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
+        .unwrap_or_default();
+    let kind = patch::PatchKind::from_content_type(&ctype, ctx.res.strategic_merge)?;
+    let patch_body = negotiate::decode_body(&ctx.headers, &body)?;
+    let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    let force = ctx.query.flag("force");
+    let manager = ctx.query.get("fieldManager").map(str::to_string);
+    if kind == patch::PatchKind::Apply && manager.is_none() {
+        return Err(ApiError::BadRequest("PATCH with apply requires the fieldManager parameter".into()));
+    }
+    let manager = manager.unwrap_or_else(|| "unknown".into());
+    if kind == patch::PatchKind::Apply && ctx.path.subresource.is_none() {
+        match ctx.api.objects.get(&ctx.res, ctx.ns(), ctx.name()).await {
+            Err(ApiError::NotFound(_)) => {
+                let mut obj = patch_body.clone();
+                admit::check_type(&ctx.res, &mut obj)?;
+                if meta::name(&obj) != ctx.name() {
+                    return Err(ApiError::BadRequest(format!(
+                        "the name of the object ({}) does not match the name on the URL ({})",
+                        meta::name(&obj),
+                        ctx.name()
+                    )));
+                }
+                let obj = apply::apply(&ctx.res, None, &obj, &manager, force)?;
+                let (created, warnings) = create_object(&ctx, obj, fv).await?;
+                return Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+    }
+    let mut warnings = Vec::new();
+    let updated = ctx
+        .api
+        .objects
+        .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |current| {
+            let patched = match kind {
+                patch::PatchKind::Apply => apply::apply(&ctx.res, Some(&current), &patch_body, &manager, force)?,
+                other => {
+                    let mut p = patch::apply_patch(&ctx.res, other, &current, &patch_body)?;
+                    apply::record_update(&ctx.res, Some(&current), &mut p, &manager, "Update");
+                    p
+                }
+            };
+            let mut next = merge_for_subresource(&ctx, &current, patched);
+            admit::check_type(&ctx.res, &mut next)?;
+            if meta::name(&next) != ctx.name() {
+                return Err(ApiError::BadRequest("metadata.name cannot be changed by a patch".into()));
+            }
+            warnings = admit::validate(&ctx.res, &mut next, fv)?;
+            check_size(&next)?;
+            Ok(next)
+        })
+        .await?;
+    Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
+}
+
+fn delete_options(ctx: &Ctx, body: &Bytes) -> ApiResult<DeleteOptions> {
+    let doc = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        negotiate::decode_body(&ctx.headers, body)?
+    };
+    let propagation = doc["propagationPolicy"].as_str().or(ctx.query.get("propagationPolicy"));
+    let propagation = match propagation {
+        None => None,
+        Some("Background") => Some(Propagation::Background),
+        Some("Foreground") => Some(Propagation::Foreground),
+        Some("Orphan") => Some(Propagation::Orphan),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    };
+    let orphan_dependents = doc["orphanDependents"].as_bool().or(ctx.query.get("orphanDependents").map(|v| v == "true"));
+    let propagation = propagation.or(match orphan_dependents {
+        Some(true) => Some(Propagation::Orphan),
+        Some(false) => Some(Propagation::Background),
+        None => None,
+    });
+    let dry_run = ctx.dry_run()? || doc["dryRun"].as_array().is_some_and(|d| d.iter().any(|x| x == "All"));
+    Ok(DeleteOptions {
+        propagation,
+        uid: doc.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
+        resource_version: doc.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string),
+        grace_period_seconds: doc["gracePeriodSeconds"].as_i64().or(ctx.query.int("gracePeriodSeconds")?),
+        dry_run,
+    })
+}
+
+pub async fn delete(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let opts = delete_options(&ctx, &body)?;
+    let (code, obj) = match ctx.api.objects.delete(&ctx.res, ctx.ns(), ctx.name(), &opts).await? {
+        Deleted::Now(obj) => (StatusCode::OK, obj),
+        Deleted::Pending(obj) => (StatusCode::OK, obj),
+    };
+    Ok(negotiate::respond(code, output(&ctx), &obj, &[]))
+}
+
+pub async fn delete_collection(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let opts = delete_options(&ctx, &body)?;
+    let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
+    let page = ctx
+        .api
+        .objects
+        .list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true)
+        .await?;
+    let mut deleted = Vec::new();
+    for obj in page.items {
+        let ns = meta::meta_str(&obj, "namespace").map(str::to_string);
+        match ctx.api.objects.delete(&ctx.res, ns.as_deref(), meta::name(&obj), &opts).await {
+            Ok(Deleted::Now(o) | Deleted::Pending(o)) => deleted.push(o),
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let body = json!({
+        "kind": ctx.res.list_kind,
+        "apiVersion": ctx.res.api_version(),
+        "metadata": {"resourceVersion": page.resource_version.to_string()},
+        "items": deleted,
+    });
+    Ok(negotiate::respond(StatusCode::OK, output(&ctx), &body, &[]))
+}

@@ -1,0 +1,89 @@
+//! Canopy's Kubernetes-compatible API server.
+//!
+//! Owns: HTTPS serving, authentication, discovery, OpenAPI, the generic REST verbs over every
+//! registered kind (built-in and CRD), watch, patches, Table output, and the server's own
+//! control loops (CRDs, namespace termination, garbage collection).
+//! Does not own: persistence (the `Store` trait in `canopy-store`) or pure machinery such as
+//! selectors and patch algorithms (`canopy-machinery`). It is the only component that touches
+//! the store; everything else is an API client.
+
+mod admit;
+mod apply;
+mod controllers;
+mod crds;
+mod discovery;
+mod error;
+mod filter;
+mod handlers;
+mod meta;
+mod negotiate;
+mod objects;
+mod openapi;
+mod patch;
+mod pki;
+mod registry;
+mod request;
+mod serve;
+mod table;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub use error::ApiError;
+pub use serve::{RunningServer, ServerConfig, start};
+
+use crate::objects::Objects;
+use crate::registry::Registry;
+
+/// Shared state of every request.
+#[derive(Clone)]
+pub struct Api {
+    objects: Objects,
+    registry: Registry,
+    admin_token: Arc<str>,
+}
+
+/// Paths anyone may read, as upstream's `system:public-info-viewer`.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") || path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn authenticate(State(api): State<Api>, req: Request, next: Next) -> Response {
+    if is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let token = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if constant_time_eq(t.as_bytes(), api.admin_token.as_bytes()) => next.run(req).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/version", get(|| async { Json(discovery::version()) }))
+        .route("/healthz", get(healthz))
+        .route("/livez", get(healthz))
+        .route("/readyz", get(healthz))
+        .fallback(handlers::dispatch)
+        .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
+        .with_state(api)
+}

@@ -1,0 +1,409 @@
+//! `Objects`: kind-agnostic object storage over the `Store` (the upstream "generic registry").
+//!
+//! Owns: encoding, resourceVersion <-> revision, system metadata on create and update,
+//! optimistic concurrency, version conversion, finalizers and deletion state, and pagination.
+//! Does not own: HTTP, validation of a kind's fields (see `admit`) or patches.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use canopy_store::{KeyValue, ListOptions, Precondition, Revision, Store, StoreError};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult, Target};
+use crate::meta;
+use crate::registry::{Registry, Resource};
+
+/// The finalizers the API server itself understands (as upstream).
+pub const FINALIZER_ORPHAN: &str = "orphan";
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+#[derive(Clone)]
+pub struct Objects {
+    pub store: Arc<dyn Store>,
+    pub registry: Registry,
+}
+
+/// What a delete did.
+pub enum Deleted {
+    /// The object is gone; here is its last state.
+    Now(Value),
+    /// The object is marked for deletion and waits for finalizers or a grace period.
+    Pending(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub propagation: Option<Propagation>,
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub grace_period_seconds: Option<i64>,
+    pub dry_run: bool,
+}
+
+/// One page of a list.
+pub struct Page {
+    pub items: Vec<Value>,
+    pub resource_version: Revision,
+    pub continue_token: Option<String>,
+    pub remaining: Option<i64>,
+}
+
+/// How a list reads (from the query string).
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+    /// Read exactly at this revision (`resourceVersionMatch=Exact`).
+    pub exact_revision: Option<Revision>,
+    /// Serve at a revision not older than this one.
+    pub min_revision: Option<Revision>,
+}
+
+fn target(res: &Resource, name: &str) -> Target {
+    Target::new(&res.group, &res.plural, name)
+}
+
+pub fn parse_rv(rv: &str) -> ApiResult<Revision> {
+    rv.parse::<Revision>()
+        .ok()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("invalid resource version {rv:?}")))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: Revision,
+    start: String,
+}
+
+impl Objects {
+    pub fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    /// Decodes a stored value as `res` (converting to its version) with its resourceVersion.
+    pub fn decode(&self, res: &Resource, kv: &KeyValue) -> ApiResult<Value> {
+        let mut obj: Value = serde_json::from_slice(&kv.value)
+            .map_err(|e| ApiError::Internal(format!("corrupt object at {}: {e}", kv.key)))?;
+        obj["apiVersion"] = json!(res.api_version());
+        meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+        Ok(obj)
+    }
+
+    fn encode(res: &Resource, obj: &Value) -> Bytes {
+        let mut obj = obj.clone();
+        meta::meta_mut(&mut obj).remove("resourceVersion");
+        if res.version != res.storage_version {
+            let api_version = if res.group.is_empty() {
+                res.storage_version.clone()
+            } else {
+                format!("{}/{}", res.group, res.storage_version)
+            };
+            obj["apiVersion"] = json!(api_version);
+        }
+        Bytes::from(serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"))
+    }
+
+    pub async fn get(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        let kv = self.get_kv(res, ns, name).await?;
+        self.decode(res, &kv)
+    }
+
+    async fn get_kv(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<KeyValue> {
+        self.store
+            .get(&res.key(ns, name))
+            .await
+            .map_err(|e| ApiError::from_store(e, target(res, name)))?
+            .ok_or_else(|| ApiError::NotFound(target(res, name)))
+    }
+
+    /// Lists objects of `res` in `ns` (all namespaces when `None`) that pass `keep`.
+    pub async fn list(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        params: &ListParams,
+        keep: &(dyn Fn(&Value) -> bool + Sync),
+        filtered: bool,
+    ) -> ApiResult<Page> {
+        let prefix = res.scope_prefix(ns);
+        let (mut revision, mut start_after) = match &params.continue_token {
+            Some(token) => {
+                let t = decode_continue(token)?;
+                if !t.start.starts_with(&prefix) {
+                    return Err(ApiError::BadRequest("continue key is not valid for this list".into()));
+                }
+                (Some(t.rv), Some(t.start))
+            }
+            None => (params.exact_revision, None),
+        };
+        if let Some(min) = params.min_revision {
+            let current = self.store.current_revision();
+            if min > current {
+                return Err(ApiError::Timeout(format!("Too large resource version: {min}, current: {current}")));
+            }
+        }
+        let mut items = Vec::new();
+        loop {
+            let want = params.limit.map(|l| l.saturating_sub(items.len()).max(1));
+            let page = self
+                .store
+                .list(ListOptions { prefix: prefix.clone(), start_after: start_after.clone(), limit: want, revision })
+                .await
+                .map_err(|e| match e {
+                    StoreError::Compacted { .. } if params.continue_token.is_some() => ApiError::Gone(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+                    ),
+                    e => ApiError::from_store(e, target(res, "")),
+                })?;
+            revision = Some(page.revision);
+            let last_key = page.items.last().map(|kv| kv.key.clone());
+            for kv in &page.items {
+                let obj = self.decode(res, kv)?;
+                if keep(&obj) {
+                    items.push(obj);
+                }
+            }
+            let full = params.limit.is_some_and(|l| items.len() >= l);
+            if !page.more || full {
+                let rv = page.revision;
+                let continue_token = (page.more).then(|| encode_continue(rv, last_key.unwrap_or_default()));
+                let remaining = if continue_token.is_some() && !filtered {
+                    let rest = self
+                        .store
+                        .list(ListOptions { prefix: prefix.clone(), start_after: last_token_key(&continue_token), limit: None, revision: Some(rv) })
+                        .await
+                        .map(|p| p.items.len() as i64)
+                        .ok();
+                    rest
+                } else {
+                    None
+                };
+                return Ok(Page { items, resource_version: rv, continue_token, remaining });
+            }
+            start_after = last_key;
+        }
+    }
+
+    /// Creates `obj` (already validated); fills system metadata.
+    pub async fn create(&self, res: &Resource, ns: Option<&str>, mut obj: Value, dry_run: bool) -> ApiResult<Value> {
+        let name = meta::name(&obj).to_string();
+        let meta = meta::meta_mut(&mut obj);
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(meta::now_rfc3339()));
+        meta.insert("generation".into(), json!(1));
+        for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            meta.remove(f);
+        }
+        if res.namespaced {
+            meta.insert("namespace".into(), json!(ns.unwrap_or_default()));
+        } else {
+            meta.remove("namespace");
+        }
+        if dry_run {
+            return Ok(obj);
+        }
+        let kv = self
+            .store
+            .put(&res.key(ns, &name), Self::encode(res, &obj), Precondition::MustNotExist)
+            .await
+            .map_err(|e| ApiError::from_store(e, target(res, &name)))?;
+        meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+        Ok(obj)
+    }
+
+    /// Read-modify-write with optimistic concurrency. `change` gets the current object and returns
+    /// the desired one. If the desired object carries a `resourceVersion`, it must be current
+    /// (409 otherwise); without one, conflicts with concurrent writers are retried.
+    /// Deleting objects whose last finalizer is removed are deleted.
+    pub async fn update<F>(&self, res: &Resource, ns: Option<&str>, name: &str, dry_run: bool, mut change: F) -> ApiResult<Value>
+    where
+        F: FnMut(Value) -> ApiResult<Value> + Send,
+    {
+        loop {
+            let kv = self.get_kv(res, ns, name).await?;
+            let current = self.decode(res, &kv)?;
+            let mut next = change(current.clone())?;
+            let pinned = meta::meta_str(&next, "resourceVersion").map(parse_rv).transpose()?;
+            if let Some(rv) = pinned
+                && rv != kv.mod_revision
+            {
+                return Err(ApiError::from_store(
+                    StoreError::Conflict { key: kv.key.clone(), current: kv.mod_revision },
+                    target(res, name),
+                ));
+            }
+            carry_system_metadata(&current, &mut next);
+            if next == current {
+                return Ok(current);
+            }
+            if bumps_generation(&current, &next) {
+                let g = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                meta::meta_mut(&mut next).insert("generation".into(), json!(g + 1));
+            }
+            if dry_run {
+                return Ok(next);
+            }
+            let cas = Precondition::ModRevision(kv.mod_revision);
+            let result = if meta::is_deleting(&next) && !blocks_deletion(res, &next) {
+                self.store.delete(&kv.key, cas).await
+            } else {
+                self.store.put(&kv.key, Self::encode(res, &next), cas).await
+            };
+            match result {
+                Ok(written) => {
+                    meta::meta_mut(&mut next).insert("resourceVersion".into(), json!(written.mod_revision.to_string()));
+                    return Ok(next);
+                }
+                Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
+                Err(e) => return Err(ApiError::from_store(e, target(res, name))),
+            }
+        }
+    }
+
+    /// Deletes an object, or marks it for deletion when finalizers (or propagation) require.
+    pub async fn delete(&self, res: &Resource, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Deleted> {
+        loop {
+            let kv = self.get_kv(res, ns, name).await?;
+            let mut obj = self.decode(res, &kv)?;
+            if let Some(uid) = &opts.uid
+                && meta::uid(&obj) != uid
+            {
+                return Err(ApiError::Conflict(
+                    target(res, name),
+                    format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&obj)),
+                ));
+            }
+            if let Some(rv) = &opts.resource_version
+                && parse_rv(rv)? != kv.mod_revision
+            {
+                return Err(ApiError::Conflict(
+                    target(res, name),
+                    format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", kv.mod_revision),
+                ));
+            }
+            if meta::is_deleting(&obj) {
+                return Ok(Deleted::Pending(obj));
+            }
+            let mut fins = meta::finalizers(&obj);
+            let add = match opts.propagation {
+                Some(Propagation::Orphan) => Some(FINALIZER_ORPHAN),
+                Some(Propagation::Foreground) => Some(FINALIZER_FOREGROUND),
+                _ => None,
+            };
+            if let Some(f) = add
+                && !fins.iter().any(|x| x == f)
+            {
+                fins.push(f.to_string());
+            }
+            let graceful = graceful_seconds(res, &obj, opts.grace_period_seconds);
+            let cas = Precondition::ModRevision(kv.mod_revision);
+            meta::set_finalizers(&mut obj, &fins);
+            if fins.is_empty() && graceful.is_none() && !blocks_deletion(res, &obj) {
+                if opts.dry_run {
+                    return Ok(Deleted::Now(obj));
+                }
+                match self.store.delete(&kv.key, cas).await {
+                    Ok(_) => return Ok(Deleted::Now(obj)),
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(ApiError::from_store(e, target(res, name))),
+                }
+            }
+            let m = meta::meta_mut(&mut obj);
+            m.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
+            m.insert("deletionGracePeriodSeconds".into(), json!(graceful.unwrap_or(0)));
+            if res.group.is_empty() && res.plural == "namespaces" {
+                obj["status"]["phase"] = json!("Terminating");
+            }
+            if opts.dry_run {
+                return Ok(Deleted::Pending(obj));
+            }
+            match self.store.put(&kv.key, Self::encode(res, &obj), cas).await {
+                Ok(written) => {
+                    meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(written.mod_revision.to_string()));
+                    return Ok(Deleted::Pending(obj));
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(ApiError::from_store(e, target(res, name))),
+            }
+        }
+    }
+}
+
+/// Whether something other than finalizers keeps a deleting object alive: a namespace's
+/// `spec.finalizers` (emptied by the namespace controller once its content is gone).
+fn blocks_deletion(res: &Resource, obj: &Value) -> bool {
+    !meta::finalizers(obj).is_empty()
+        || (res.group.is_empty()
+            && res.plural == "namespaces"
+            && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty()))
+}
+
+/// Pods bound to a node are deleted gracefully (the node's agent finishes the deletion);
+/// everything else goes at once, as upstream.
+fn graceful_seconds(res: &Resource, obj: &Value, requested: Option<i64>) -> Option<i64> {
+    if !(res.group.is_empty() && res.plural == "pods") {
+        return None;
+    }
+    let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+    let grace = requested
+        .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+        .unwrap_or(30);
+    (bound && grace > 0).then_some(grace)
+}
+
+/// Keeps the fields clients may not change on update.
+fn carry_system_metadata(current: &Value, next: &mut Value) {
+    let cur = current.get("metadata").cloned().unwrap_or_default();
+    let m = meta::meta_mut(next);
+    for f in ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"] {
+        match cur.get(f) {
+            Some(v) => m.insert(f.into(), v.clone()),
+            None => m.remove(f),
+        };
+    }
+    m.insert("resourceVersion".into(), cur.get("resourceVersion").cloned().unwrap_or(Value::Null));
+    if let Some(api_version) = current.get("apiVersion") {
+        next["apiVersion"] = api_version.clone();
+    }
+    if let Some(kind) = current.get("kind") {
+        next["kind"] = kind.clone();
+    }
+}
+
+/// `metadata.generation` counts changes to anything but metadata and status.
+fn bumps_generation(current: &Value, next: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("metadata");
+            o.remove("status");
+        }
+        v
+    };
+    strip(current) != strip(next)
+}
+
+fn encode_continue(rv: Revision, start: String) -> String {
+    let raw = serde_json::to_vec(&ContinueToken { rv, start }).expect("token serialises");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
+    let bad = || ApiError::BadRequest(format!("continue key is not valid: {token:?}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    serde_json::from_slice(&raw).map_err(|_| bad())
+}
+
+fn last_token_key(token: &Option<String>) -> Option<String> {
+    token.as_deref().and_then(|t| decode_continue(t).ok()).map(|t| t.start)
+}

@@ -1,0 +1,185 @@
+//! The resource registry: every kind the server serves, built-in or from a CRD.
+//!
+//! Owns the mapping between URL segments (group, version, plural), kinds, storage keys and
+//! per-kind behaviour (namespaced or not, subresources, how to validate, how to print a Table).
+//! Does not own: storage or HTTP.
+
+mod builtin;
+mod crd;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+pub use builtin::builtin_resources;
+pub use crd::resources_from_crd;
+
+/// How objects of a kind are checked and normalised before they are stored.
+#[derive(Clone)]
+pub enum Validation {
+    /// A built-in kind: decoded into its k8s-openapi type (so its full upstream shape is enforced)
+    /// and re-encoded, which also drops unknown fields; `schema` names its OpenAPI component.
+    Builtin {
+        normalize: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+        schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+        schema_name: fn() -> std::borrow::Cow<'static, str>,
+    },
+    /// A custom kind: an OpenAPI v3 structural schema per version (`None` = accept anything).
+    Custom { schema: Option<serde_json::Value> },
+}
+
+/// A printer column, as in a CRD's `additionalPrinterColumns`.
+#[derive(Clone, Debug)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    /// A simple JSONPath such as `.spec.replicas` (for built-ins: a computed column, see `table`).
+    pub json_path: String,
+}
+
+/// Paths of the scale subresource (CRDs configure them; Deployment/ReplicaSet have fixed ones).
+#[derive(Clone, Debug)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
+}
+
+/// One served group/version/resource.
+#[derive(Clone)]
+pub struct Resource {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub list_kind: String,
+    pub plural: String,
+    pub singular: String,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub namespaced: bool,
+    pub status: bool,
+    pub scale: Option<ScalePaths>,
+    /// Whether strategic merge patch is supported (built-ins only, as upstream).
+    pub strategic_merge: bool,
+    /// The version objects are stored in; reads of other versions are converted.
+    pub storage_version: String,
+    /// The group's preferred version, advertised in discovery.
+    pub preferred: bool,
+    pub validation: Validation,
+    pub columns: Vec<PrinterColumn>,
+    /// Custom resources: the CRD's name, so deleting the CRD deletes its objects.
+    pub crd: Option<String>,
+}
+
+impl Resource {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// The key prefix all objects of this resource share (every version shares one prefix).
+    pub fn key_prefix(&self) -> String {
+        let group = if self.group.is_empty() { "core" } else { &self.group };
+        format!("/registry/{group}/{}/", self.plural)
+    }
+
+    /// The key prefix for one namespace (or all objects when `namespace` is `None`).
+    pub fn scope_prefix(&self, namespace: Option<&str>) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/", self.key_prefix()),
+            _ => self.key_prefix(),
+        }
+    }
+
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+    }
+}
+
+/// All resources served right now. Cheap to clone; CRD changes swap entries in place.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (group, version, plural) -> resource.
+    by_gvr: BTreeMap<(String, String, String), Arc<Resource>>,
+    /// Group order as first registered, so discovery lists core groups first.
+    group_order: Vec<String>,
+}
+
+impl Registry {
+    pub fn with_builtins() -> Self {
+        let reg = Self::default();
+        for r in builtin_resources() {
+            reg.insert(r);
+        }
+        reg
+    }
+
+    pub fn insert(&self, r: Resource) {
+        let mut inner = self.inner.write().expect("registry lock poisoned");
+        if !inner.group_order.contains(&r.group) {
+            inner.group_order.push(r.group.clone());
+        }
+        inner.by_gvr.insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+    }
+
+    /// Removes every version served for a CRD.
+    pub fn remove_crd(&self, crd_name: &str) {
+        let mut inner = self.inner.write().expect("registry lock poisoned");
+        inner.by_gvr.retain(|_, r| r.crd.as_deref() != Some(crd_name));
+        let groups: Vec<String> = inner.by_gvr.values().map(|r| r.group.clone()).collect();
+        inner.group_order.retain(|g| groups.contains(g));
+    }
+
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Resource>> {
+        let inner = self.inner.read().expect("registry lock poisoned");
+        inner.by_gvr.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
+    }
+
+    /// The resource for `apiVersion` + `kind`, as found in a request body or ownerReference.
+    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<Resource>> {
+        let (group, version) = split_api_version(api_version);
+        let inner = self.inner.read().expect("registry lock poisoned");
+        inner.by_gvr.values().find(|r| r.group == group && r.version == version && r.kind == kind).cloned()
+    }
+
+    pub fn group_exists(&self, group: &str, version: &str) -> bool {
+        let inner = self.inner.read().expect("registry lock poisoned");
+        inner.by_gvr.keys().any(|(g, v, _)| g == group && v == version)
+    }
+
+    /// Every resource, groups in registration order, versions and plurals sorted.
+    pub fn all(&self) -> Vec<Arc<Resource>> {
+        let inner = self.inner.read().expect("registry lock poisoned");
+        let mut out = Vec::new();
+        for g in &inner.group_order {
+            out.extend(inner.by_gvr.values().filter(|r| &r.group == g).cloned());
+        }
+        out
+    }
+
+    /// One entry per stored resource (group + plural), at its storage version.
+    pub fn storage_resources(&self) -> Vec<Arc<Resource>> {
+        self.all().into_iter().filter(|r| r.version == r.storage_version).collect()
+    }
+}
+
+/// `apps/v1` -> (`apps`, `v1`); `v1` -> (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}

@@ -1,0 +1,133 @@
+//! Starting the server: data directory, store, PKI, bootstrap objects, controllers, TLS listener.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use canopy_store::Store;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::objects::Objects;
+use crate::pki::{Pki, default_sans};
+use crate::registry::Registry;
+use crate::{Api, controllers, crds};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Extra names or addresses for the serving certificate.
+    pub extra_sans: Vec<String>,
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    pub ca_pem: String,
+    pub admin_token: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Serves until the listener fails.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task failed")
+    }
+}
+
+/// Namespaces every cluster starts with.
+const BOOTSTRAP_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
+    let ns_res = objects.registry.get("", "v1", "namespaces").expect("namespaces are built in");
+    for name in BOOTSTRAP_NAMESPACES {
+        let obj = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        match objects.create(&ns_res, None, obj, false).await {
+            Ok(_) | Err(crate::ApiError::AlreadyExists(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("creating namespace {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn tls_acceptor(pki: &Pki) -> anyhow::Result<TlsAcceptor> {
+    let certs = rustls_pemfile::certs(&mut pki.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().context("parsing serving certificate")?;
+    let key = rustls_pemfile::private_key(&mut pki.key_pem.as_bytes())
+        .context("parsing serving key")?
+        .context("no private key in serving key file")?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("TLS serving certificate")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Opens the data directory and starts serving; returns once the listener is bound.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(
+        canopy_store::RedbStore::open(&config.data_dir.join("store.redb")).context("opening the store")?,
+    );
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let pki = Pki::load_or_create(&config.data_dir, &default_sans(addr, &config.extra_sans))?;
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    let url = format!("https://{host}:{}", addr.port());
+    let kubeconfig = pki.write_admin_kubeconfig(&config.data_dir, &url)?;
+
+    let registry = Registry::with_builtins();
+    let objects = Objects::new(store, registry.clone());
+    bootstrap(&objects).await?;
+    crds::sync_all(&objects).await.map_err(|e| anyhow::anyhow!("loading CRDs: {e}"))?;
+    controllers::spawn(objects.clone());
+
+    let api = Api { objects, registry, admin_token: Arc::from(pki.admin_token.as_str()) };
+    let app = crate::router(api);
+    let acceptor = tls_acceptor(&pki)?;
+    tracing::info!(%url, kubeconfig = %kubeconfig.display(), "serving");
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let tls = match acceptor.accept(tcp).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                };
+                if let Err(e) = auto::Builder::new(TokioExecutor::new()).serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    });
+    Ok(RunningServer { addr, url, kubeconfig, ca_pem: pki.ca_pem.clone(), admin_token: pki.admin_token.clone(), task })
+}

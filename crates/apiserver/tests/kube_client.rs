@@ -1,0 +1,103 @@
+//! Compatibility: kube-rs, a real third-party client (list, watch, patch, conflicts, pagination).
+
+mod common;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+
+fn cm(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"batch": "one"}},
+        "data": {"v": value},
+    }))
+    .expect("configmap")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_paginate_and_select() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    for i in 0..25 {
+        api.create(&PostParams::default(), &cm(&format!("c{i:02}"), "x")).await.expect("create");
+    }
+    let mut names = Vec::new();
+    let mut lp = ListParams::default().limit(10);
+    loop {
+        let page = api.list(&lp).await.expect("list page");
+        names.extend(page.items.iter().filter_map(|c| c.metadata.name.clone()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => lp = lp.continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 25);
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25, "pages overlapped");
+    let selected = api.list(&ListParams::default().labels("batch=one").fields("metadata.name=c03")).await.expect("select");
+    assert_eq!(selected.items.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn optimistic_concurrency() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    let created = api.create(&PostParams::default(), &cm("occ", "1")).await.expect("create");
+    let mut first = created.clone();
+    first.data = Some([("v".to_string(), "2".to_string())].into());
+    api.replace("occ", &PostParams::default(), &first).await.expect("first update");
+    let mut stale = created;
+    stale.data = Some([("v".to_string(), "3".to_string())].into());
+    let err = api.replace("occ", &PostParams::default(), &stale).await.expect_err("stale update must fail");
+    match err {
+        kube::Error::Api(s) => assert_eq!((s.code, s.reason.as_str()), (409, "Conflict")),
+        other => panic!("unexpected error {other}"),
+    }
+    let patched = api
+        .patch("occ", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"w": "9"}})))
+        .await
+        .expect("merge patch");
+    assert_eq!(patched.data.expect("data").get("w").map(String::as_str), Some("9"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watch_from_resource_version() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    let rv = api.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("rv");
+    let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
+    api.create(&PostParams::default(), &cm("w1", "a")).await.expect("create");
+    api.patch("w1", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"v": "b"}}))).await.expect("patch");
+    api.delete("w1", &Default::default()).await.expect("delete");
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match stream.try_next().await.expect("watch event") {
+            Some(WatchEvent::Added(c)) => seen.push(("ADDED", c.metadata.name)),
+            Some(WatchEvent::Modified(c)) => seen.push(("MODIFIED", c.metadata.name)),
+            Some(WatchEvent::Deleted(c)) => seen.push(("DELETED", c.metadata.name)),
+            Some(WatchEvent::Bookmark(_)) => {}
+            Some(WatchEvent::Error(e)) => panic!("watch error {e:?}"),
+            None => break,
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runtime_watcher_sees_objects() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    api.create(&PostParams::default(), &cm("seen", "a")).await.expect("create");
+    let stream = kube::runtime::watcher(api.clone(), Default::default());
+    let found = kube::runtime::WatchStreamExt::applied_objects(stream)
+        .try_filter(|c| futures::future::ready(c.metadata.name.as_deref() == Some("seen")))
+        .boxed()
+        .try_next()
+        .await
+        .expect("watcher");
+    assert!(found.is_some());
+}

@@ -1,0 +1,169 @@
+//! Compatibility: the real kubectl against a real server, for the everyday verbs.
+
+mod common;
+
+use serde_json::Value;
+
+const CM: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: demo
+  labels: {app: web}
+data:
+  color: blue
+"#;
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn discovery_and_namespaces() {
+    let t = common::start().await;
+    let out = t.ok(&["get", "namespaces"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(out.contains(ns), "{ns} missing from:\n{out}");
+    }
+    assert!(out.contains("STATUS") && out.contains("Active"), "table columns missing:\n{out}");
+    let res = t.ok(&["api-resources"]);
+    for r in ["configmaps", "deployments", "customresourcedefinitions", "leases", "clusterrolebindings"] {
+        assert!(res.contains(r), "{r} missing from api-resources:\n{res}");
+    }
+    let version = t.ok(&["version", "-o", "json"]);
+    assert_eq!(json(&version)["serverVersion"]["minor"], "32");
+    let explain = t.ok(&["explain", "pods.spec.containers"]);
+    assert!(explain.contains("image"), "explain output:\n{explain}");
+    assert!(t.ok(&["get", "--raw", "/healthz"]).contains("ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn configmap_lifecycle() {
+    let t = common::start().await;
+    t.ok_in(&["apply", "-f", "-"], CM);
+    let obj = json(&t.ok(&["get", "cm", "demo", "-o", "json"]));
+    assert_eq!(obj["data"]["color"], "blue");
+    assert!(obj["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(obj["metadata"]["resourceVersion"].as_str().is_some());
+    let yaml = t.ok(&["get", "configmap", "demo", "-o", "yaml"]);
+    assert!(yaml.contains("color: blue"), "{yaml}");
+    assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data.color}"]), "blue");
+    let wide = t.ok(&["get", "cm", "-o", "wide"]);
+    assert!(wide.contains("DATA") && wide.contains("demo"), "{wide}");
+
+    // Re-apply with a change: client-side apply sends a strategic merge patch.
+    t.ok_in(&["apply", "-f", "-"], &CM.replace("blue", "green"));
+    assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data.color}"]), "green");
+
+    t.ok(&["label", "cm", "demo", "tier=front"]);
+    t.ok(&["annotate", "cm", "demo", "note=hello"]);
+    let obj = json(&t.ok(&["get", "cm", "demo", "-o", "json"]));
+    assert_eq!(obj["metadata"]["labels"]["tier"], "front");
+    assert_eq!(obj["metadata"]["annotations"]["note"], "hello");
+    let selected = t.ok(&["get", "cm", "-l", "tier=front", "-o", "name"]);
+    assert_eq!(selected.trim(), "configmap/demo");
+    assert_eq!(t.ok(&["get", "cm", "-l", "tier!=front", "-o", "name"]).trim(), "");
+
+    t.ok(&["patch", "cm", "demo", "--type", "merge", "-p", r#"{"data":{"size":"L"}}"#]);
+    t.ok(&["patch", "cm", "demo", "--type", "json", "-p", r#"[{"op":"replace","path":"/data/color","value":"red"}]"#]);
+    t.ok(&["patch", "cm", "demo", "-p", r#"{"data":{"shape":"round"}}"#]);
+    let obj = json(&t.ok(&["get", "cm", "demo", "-o", "json"]));
+    assert_eq!(obj["data"], serde_json::json!({"color": "red", "size": "L", "shape": "round"}));
+
+    let mut replaced = obj.clone();
+    replaced["data"] = serde_json::json!({"only": "this"});
+    t.ok_in(&["replace", "-f", "-"], &replaced.to_string());
+    assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data}"]), r#"{"only":"this"}"#);
+    // A replace with the stale resourceVersion is a conflict.
+    let err = t.kubectl_in(&["replace", "-f", "-"], &replaced.to_string());
+    assert!(!err.ok && err.stderr.contains("the object has been modified"), "{}", err.stderr);
+
+    t.ok(&["delete", "cm", "demo"]);
+    let err = t.fails(&["get", "cm", "demo"]);
+    assert!(err.contains(r#"configmaps "demo" not found"#), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_are_kubernetes_statuses() {
+    let t = common::start().await;
+    let err = t.fails(&["get", "pods", "nope"]);
+    assert!(err.contains(r#"pods "nope" not found"#), "{err}");
+    t.ok_in(&["create", "-f", "-"], CM);
+    let err = t.kubectl_in(&["create", "-f", "-"], CM);
+    assert!(!err.ok && err.stderr.contains("already exists"), "{}", err.stderr);
+    let bad = CM.replace("name: demo", "name: Bad_Name");
+    let err = t.kubectl_in(&["create", "-f", "-"], &bad);
+    assert!(!err.ok && err.stderr.contains("RFC 1123"), "{}", err.stderr);
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    bogusField: 1\n";
+    let err = t.kubectl_in(&["create", "-f", "-"], pod);
+    assert!(!err.ok && err.stderr.contains("bogusField"), "{}", err.stderr);
+    let err = t.fails(&["get", "cm", "-n", "no-such-ns", "x"]);
+    assert!(err.contains("not found"), "{err}");
+    let err = t.kubectl_in(&["create", "-n", "no-such-ns", "-f", "-"], CM);
+    assert!(!err.ok && err.stderr.contains(r#"namespaces "no-such-ns" not found"#), "{}", err.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_kubectl_minor_works() {
+    let t = common::start().await;
+    let out = t.kubectl_bin("kubectl.1.31", &["apply", "-f", "-"], Some(CM));
+    assert!(out.ok, "kubectl 1.31 apply: {}", out.stderr);
+    let out = t.kubectl_bin("kubectl.1.31", &["get", "cm", "demo", "-o", "jsonpath={.data.color}"], None);
+    assert_eq!(out.stdout, "blue", "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deployments_pods_and_describe() {
+    let t = common::start().await;
+    let deploy = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+        env: [{name: A, value: "1"}]
+"#;
+    t.ok_in(&["apply", "-f", "-"], deploy);
+    let table = t.ok(&["get", "deploy", "-o", "wide"]);
+    assert!(table.contains("READY") && table.contains("nginx:1.27"), "{table}");
+    // Strategic merge: containers merge by name, env by name.
+    t.ok(&["patch", "deploy", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"B","value":"2"}]}]}}}}"#]);
+    let obj = json(&t.ok(&["get", "deploy", "web", "-o", "json"]));
+    let c = &obj["spec"]["template"]["spec"]["containers"];
+    assert_eq!(c.as_array().map(Vec::len), Some(1), "{c}");
+    assert_eq!(c[0]["image"], "nginx:1.27");
+    assert_eq!(c[0]["env"].as_array().map(Vec::len), Some(2), "{c}");
+    assert_eq!(obj["metadata"]["generation"], 2);
+    t.ok(&["scale", "deploy", "web", "--replicas", "5"]);
+    assert_eq!(t.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]), "5");
+    let d = t.ok(&["describe", "deploy", "web"]);
+    assert!(d.contains("nginx:1.27"), "{d}");
+
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p1}\nspec:\n  containers:\n  - {name: c, image: busybox}\n";
+    t.ok_in(&["apply", "-f", "-"], pod);
+    let pods = t.ok(&["get", "pods"]);
+    assert!(pods.contains("READY") && pods.contains("0/1") && pods.contains("Pending"), "{pods}");
+    assert!(t.ok(&["get", "pods", "--field-selector", "status.phase=Pending", "-o", "name"]).contains("pod/p1"));
+    let d = t.ok(&["describe", "pod", "p1"]);
+    assert!(d.contains("busybox"), "{d}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_side_apply() {
+    let t = common::start().await;
+    t.ok_in(&["apply", "--server-side", "-f", "-"], CM);
+    assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data.color}"]), "blue");
+    t.ok_in(&["apply", "--server-side", "-f", "-"], &CM.replace("blue", "teal"));
+    assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data.color}"]), "teal");
+    let obj = json(&t.ok(&["get", "cm", "demo", "-o", "json", "--show-managed-fields"]));
+    let managers: Vec<&str> = obj["metadata"]["managedFields"].as_array().into_iter().flatten().filter_map(|m| m["manager"].as_str()).collect();
+    assert!(managers.contains(&"kubectl"), "managedFields: {}", obj["metadata"]["managedFields"]);
+}

@@ -1,0 +1,70 @@
+//! `canopy`: the one binary of the platform. Thin: parses arguments and calls the crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "canopy", version, about = "An open, Kubernetes-compatible platform for KVM hosts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (HTTPS) over an embedded store in DATA_DIR.
+    Server(ServerArgs),
+    /// Run everything on this machine with defaults (today: the API server in ./canopy-data).
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where the store, the PKI and admin.kubeconfig live.
+    #[arg(long, env = "CANOPY_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address and port to serve HTTPS on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Extra DNS names or IPs for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    tls_sans: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    #[arg(long, default_value = "canopy-data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+}
+
+async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -> anyhow::Result<()> {
+    let server = canopy_apiserver::start(canopy_apiserver::ServerConfig { data_dir, listen, extra_sans })
+        .await
+        .context("starting the API server")?;
+    eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
+    eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
+    tokio::select! {
+        r = server.wait() => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("canopy: interrupted, stopping");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Server(a) => serve(a.data_dir, a.listen, a.tls_sans).await,
+        Command::Up(a) => serve(a.data_dir, a.listen, Vec::new()).await,
+    }
+}
