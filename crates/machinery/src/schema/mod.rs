@@ -1,0 +1,1 @@
+//! Structural schema validation and pruning for custom resources (in progress).
