@@ -105,15 +105,9 @@ pub enum StoreError {
     #[error("key {key} was modified at revision {current}")]
     Conflict { key: String, current: Revision },
     #[error("revision {requested} has been compacted (oldest available is {compacted})")]
-    Compacted {
-        requested: Revision,
-        compacted: Revision,
-    },
+    Compacted { requested: Revision, compacted: Revision },
     #[error("revision {requested} is newer than the current revision {current}")]
-    FutureRevision {
-        requested: Revision,
-        current: Revision,
-    },
+    FutureRevision { requested: Revision, current: Revision },
     #[error("value of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("watcher fell too far behind and was closed")]
@@ -136,8 +130,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError>;
     async fn list(&self, opts: ListOptions) -> Result<ListResult, StoreError>;
     /// Create or replace `key`; returns the stored value with its new revisions.
-    async fn put(&self, key: &str, value: Bytes, pre: Precondition)
-    -> Result<KeyValue, StoreError>;
+    async fn put(&self, key: &str, value: Bytes, pre: Precondition) -> Result<KeyValue, StoreError>;
     /// Delete `key`; returns the deleted value (its `mod_revision` is the delete's revision).
     async fn delete(&self, key: &str, pre: Precondition) -> Result<KeyValue, StoreError>;
     /// Stream every change under `prefix` with revision `> after`. An `after` above the current

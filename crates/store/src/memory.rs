@@ -8,10 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::engine::{Engine, WriteOp};
-use crate::{
-    KeyValue, ListOptions, ListResult, Precondition, Revision, Store, StoreConfig, StoreError,
-    WatchStream,
-};
+use crate::{KeyValue, ListOptions, ListResult, Precondition, Revision, Store, StoreConfig, StoreError, WatchStream};
 
 /// An in-memory `Store`; every write is applied (and watchers notified) before it returns.
 pub struct MemoryStore {
@@ -24,9 +21,7 @@ impl MemoryStore {
     }
 
     pub fn with_config(config: StoreConfig) -> Self {
-        Self {
-            engine: Engine::new(&config),
-        }
+        Self { engine: Engine::new(&config) }
     }
 }
 
@@ -46,24 +41,12 @@ impl Store for MemoryStore {
         self.engine.list(&opts)
     }
 
-    async fn put(
-        &self,
-        key: &str,
-        value: Bytes,
-        pre: Precondition,
-    ) -> Result<KeyValue, StoreError> {
-        self.engine.write(WriteOp::Put {
-            key: key.to_owned(),
-            value,
-            pre,
-        })
+    async fn put(&self, key: &str, value: Bytes, pre: Precondition) -> Result<KeyValue, StoreError> {
+        self.engine.write(WriteOp::Put { key: key.to_owned(), value, pre })
     }
 
     async fn delete(&self, key: &str, pre: Precondition) -> Result<KeyValue, StoreError> {
-        self.engine.write(WriteOp::Delete {
-            key: key.to_owned(),
-            pre,
-        })
+        self.engine.write(WriteOp::Delete { key: key.to_owned(), pre })
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {

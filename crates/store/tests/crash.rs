@@ -21,8 +21,7 @@ const WRITERS: usize = 32;
 /// Prints one line and flushes it before the next write is issued.
 fn report(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
-    out.write_fmt(format_args!("{line}\n"))
-        .expect("write to stdout");
+    out.write_fmt(format_args!("{line}\n")).expect("write to stdout");
     out.flush().expect("flush stdout");
 }
 
@@ -31,11 +30,7 @@ fn crash_child_writer() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let store = Arc::new(RedbStore::open(&path).expect("open in child"));
         let writers: Vec<_> = (0..WRITERS)
@@ -45,18 +40,13 @@ fn crash_child_writer() {
                     for i in 0.. {
                         let key = format!("/crash/{task:02}/{i:06}");
                         let value = format!("{task}:{i}:{}", "x".repeat(i % 200));
-                        let kv = store
-                            .put(&key, Bytes::from(value.clone()), Precondition::MustNotExist)
-                            .await
-                            .expect("put");
+                        let kv =
+                            store.put(&key, Bytes::from(value.clone()), Precondition::MustNotExist).await.expect("put");
                         report(format_args!("PUT {key} {} {value}", kv.mod_revision));
                         if i % 10 == 9 {
                             let victim = format!("/crash/{task:02}/{:06}", i - 5);
                             report(format_args!("DELETING {victim}"));
-                            let kv = store
-                                .delete(&victim, Precondition::None)
-                                .await
-                                .expect("delete");
+                            let kv = store.delete(&victim, Precondition::None).await.expect("delete");
                             report(format_args!("DEL {victim} {}", kv.mod_revision));
                         }
                     }
@@ -85,9 +75,7 @@ impl Acks {
         match fields.as_slice() {
             ["PUT", key, rev, value] => {
                 self.max_revision = self.max_revision.max(revision(rev));
-                let previous = self
-                    .puts
-                    .insert(key.to_string(), (revision(rev), value.to_string()));
+                let previous = self.puts.insert(key.to_string(), (revision(rev), value.to_string()));
                 assert!(previous.is_none(), "{key} acknowledged twice");
             }
             ["DELETING", key] => {
@@ -107,12 +95,7 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("crash.redb");
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "crash_child_writer",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -142,62 +125,31 @@ fn acknowledged_writes_survive_sigkill() {
         acks
     });
 
-    first_ack_seen
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the child acknowledged a write");
+    first_ack_seen.recv_timeout(Duration::from_secs(30)).expect("the child acknowledged a write");
     std::thread::sleep(Duration::from_secs(1));
     child.kill().expect("SIGKILL the child");
     child.wait().expect("reap the child");
     let acks = reader.join().expect("reader thread");
-    assert!(
-        acks.puts.len() > 100,
-        "only {} writes acknowledged before the kill",
-        acks.puts.len()
-    );
+    assert!(acks.puts.len() > 100, "only {} writes acknowledged before the kill", acks.puts.len());
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let store = RedbStore::open(&path).expect("reopen after SIGKILL");
-        assert!(
-            store.current_revision() >= acks.max_revision,
-            "revision went backwards"
-        );
-        let stored = store
-            .list(ListOptions {
-                prefix: "/crash/".into(),
-                ..ListOptions::default()
-            })
-            .await
-            .expect("list");
-        let stored: BTreeMap<_, _> = stored
-            .items
-            .into_iter()
-            .map(|kv| (kv.key.clone(), kv))
-            .collect();
+        assert!(store.current_revision() >= acks.max_revision, "revision went backwards");
+        let stored =
+            store.list(ListOptions { prefix: "/crash/".into(), ..ListOptions::default() }).await.expect("list");
+        let stored: BTreeMap<_, _> = stored.items.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
         for (key, (revision, value)) in &acks.puts {
             if acks.deleted.contains(key) {
-                assert!(
-                    !stored.contains_key(key),
-                    "acknowledged delete of {key} lost"
-                );
+                assert!(!stored.contains_key(key), "acknowledged delete of {key} lost");
                 continue;
             }
             match stored.get(key) {
                 Some(kv) => {
-                    assert_eq!(
-                        (kv.mod_revision, kv.value.as_ref()),
-                        (*revision, value.as_bytes()),
-                        "{key}"
-                    );
+                    assert_eq!((kv.mod_revision, kv.value.as_ref()), (*revision, value.as_bytes()), "{key}");
                 }
                 // Deleted by a write that committed but whose acknowledgement was cut off.
-                None => assert!(
-                    acks.deleting.contains(key),
-                    "acknowledged write of {key} lost"
-                ),
+                None => assert!(acks.deleting.contains(key), "acknowledged write of {key} lost"),
             }
         }
         println!(

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use canopy_store::{
-    KeyValue, ListOptions, ListResult, MemoryStore, Precondition, RedbStore, Revision, Store,
-    StoreError,
+    KeyValue, ListOptions, ListResult, MemoryStore, Precondition, RedbStore, Revision, Store, StoreError,
 };
 use proptest::prelude::*;
 
@@ -50,12 +49,7 @@ enum Op {
 }
 
 fn pre() -> impl Strategy<Value = Pre> {
-    prop_oneof![
-        Just(Pre::None),
-        Just(Pre::MustNotExist),
-        Just(Pre::Current),
-        (1i64..3).prop_map(Pre::Stale)
-    ]
+    prop_oneof![Just(Pre::None), Just(Pre::MustNotExist), Just(Pre::Current), (1i64..3).prop_map(Pre::Stale)]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -77,10 +71,7 @@ struct Model {
 
 impl Model {
     fn new(revision: Revision) -> Self {
-        Self {
-            snapshots: vec![BTreeMap::new(); revision as usize + 1],
-            compacted: revision,
-        }
+        Self { snapshots: vec![BTreeMap::new(); revision as usize + 1], compacted: revision }
     }
 
     fn revision(&self) -> Revision {
@@ -108,10 +99,7 @@ impl Model {
             (None, _) => Err(StoreError::NotFound { key }),
             (Some(_), Precondition::MustNotExist) => Err(StoreError::AlreadyExists { key }),
             (Some(kv), Precondition::ModRevision(r)) if kv.mod_revision != r => {
-                Err(StoreError::Conflict {
-                    key,
-                    current: kv.mod_revision,
-                })
+                Err(StoreError::Conflict { key, current: kv.mod_revision })
             }
             (Some(_), _) => Ok(()),
         }
@@ -122,12 +110,7 @@ impl Model {
         let revision = self.revision() + 1;
         let mut next = self.current().clone();
         let create_revision = next.get(key).map_or(revision, |kv| kv.create_revision);
-        let kv = KeyValue {
-            key: key.to_owned(),
-            value,
-            create_revision,
-            mod_revision: revision,
-        };
+        let kv = KeyValue { key: key.to_owned(), value, create_revision, mod_revision: revision };
         next.insert(key.to_owned(), kv.clone());
         self.snapshots.push(next);
         Ok(kv)
@@ -139,37 +122,23 @@ impl Model {
         let mut next = self.current().clone();
         let old = next.remove(key).expect("checked above");
         self.snapshots.push(next);
-        Ok(KeyValue {
-            mod_revision: revision,
-            ..old
-        })
+        Ok(KeyValue { mod_revision: revision, ..old })
     }
 
     fn list(&self, opts: &ListOptions) -> Result<ListResult, StoreError> {
         let at = opts.revision.unwrap_or(self.revision());
         if at < self.compacted {
-            return Err(StoreError::Compacted {
-                requested: at,
-                compacted: self.compacted,
-            });
+            return Err(StoreError::Compacted { requested: at, compacted: self.compacted });
         }
         let matching: Vec<KeyValue> = self.snapshots[at as usize]
             .values()
             .filter(|kv| kv.key.starts_with(&opts.prefix))
-            .filter(|kv| {
-                opts.start_after
-                    .as_ref()
-                    .is_none_or(|after| &kv.key > after)
-            })
+            .filter(|kv| opts.start_after.as_ref().is_none_or(|after| &kv.key > after))
             .cloned()
             .collect();
         let limit = opts.limit.unwrap_or(usize::MAX);
         let more = matching.len() > limit;
-        Ok(ListResult {
-            items: matching.into_iter().take(limit).collect(),
-            more,
-            revision: at,
-        })
+        Ok(ListResult { items: matching.into_iter().take(limit).collect(), more, revision: at })
     }
 }
 
@@ -177,46 +146,27 @@ async fn run_ops<S: Store>(store: &S, model: &mut Model, ops: &[Op]) {
     for (step, op) in ops.iter().enumerate() {
         match op {
             Op::Put { key, value, pre } => {
-                let (key, value) = (
-                    KEYS[*key],
-                    Bytes::from(vec![*value; *value as usize % 7 + 1]),
-                );
+                let (key, value) = (KEYS[*key], Bytes::from(vec![*value; *value as usize % 7 + 1]));
                 let pre = model.precondition(key, pre);
                 let got = store.put(key, value.clone(), pre).await;
                 assert_eq!(got, model.put(key, value, pre), "step {step}: {op:?}");
             }
             Op::Delete { key, pre } => {
                 let pre = model.precondition(KEYS[*key], pre);
-                assert_eq!(
-                    store.delete(KEYS[*key], pre).await,
-                    model.delete(KEYS[*key], pre),
-                    "step {step}: {op:?}"
-                );
+                assert_eq!(store.delete(KEYS[*key], pre).await, model.delete(KEYS[*key], pre), "step {step}: {op:?}");
             }
-            Op::List {
-                back,
-                prefix,
-                start_after,
-                limit,
-            } => {
+            Op::List { back, prefix, start_after, limit } => {
                 let opts = ListOptions {
                     prefix: PREFIXES[*prefix].to_owned(),
                     start_after: start_after.map(|k| KEYS[k].to_owned()),
                     limit: *limit,
                     revision: Some((model.revision() - back).max(0)),
                 };
-                assert_eq!(
-                    store.list(opts.clone()).await,
-                    model.list(&opts),
-                    "step {step}: {op:?}"
-                );
+                assert_eq!(store.list(opts.clone()).await, model.list(&opts), "step {step}: {op:?}");
             }
             Op::Compact { back } => {
                 let revision = (model.revision() - back).max(0);
-                store
-                    .compact(revision)
-                    .await
-                    .expect("compact at or below the current revision");
+                store.compact(revision).await.expect("compact at or below the current revision");
                 model.compacted = model.compacted.max(revision);
             }
         }
@@ -226,10 +176,7 @@ async fn run_ops<S: Store>(store: &S, model: &mut Model, ops: &[Op]) {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
 proptest! {

@@ -23,20 +23,10 @@ pub async fn concurrent_cas_increments<S: Store>(store: S) {
             let mut revisions = Vec::new();
             for _ in 0..CAS_INCREMENTS {
                 loop {
-                    let kv = store
-                        .get("/counter")
-                        .await
-                        .expect("get")
-                        .expect("counter exists");
-                    let count: u64 = std::str::from_utf8(&kv.value)
-                        .expect("utf8")
-                        .parse()
-                        .expect("a number");
+                    let kv = store.get("/counter").await.expect("get").expect("counter exists");
+                    let count: u64 = std::str::from_utf8(&kv.value).expect("utf8").parse().expect("a number");
                     let next = b(&(count + 1).to_string());
-                    match store
-                        .put("/counter", next, Precondition::ModRevision(kv.mod_revision))
-                        .await
-                    {
+                    match store.put("/counter", next, Precondition::ModRevision(kv.mod_revision)).await {
                         Ok(kv) => {
                             revisions.push(kv.mod_revision);
                             break;
@@ -54,18 +44,11 @@ pub async fn concurrent_cas_increments<S: Store>(store: S) {
     let mut revisions = BTreeSet::new();
     while let Some(done) = tasks.join_next().await {
         for revision in done.expect("increment task") {
-            assert!(
-                revisions.insert(revision),
-                "revision {revision} acknowledged twice"
-            );
+            assert!(revisions.insert(revision), "revision {revision} acknowledged twice");
         }
     }
     let total = CAS_TASKS * CAS_INCREMENTS;
-    let counter = store
-        .get("/counter")
-        .await
-        .expect("get")
-        .expect("counter exists");
+    let counter = store.get("/counter").await.expect("get").expect("counter exists");
     assert_eq!(counter.value, b(&total.to_string()));
     assert_eq!(revisions.len(), total);
 }
@@ -88,11 +71,7 @@ pub async fn concurrent_distinct_keys<S: Store>(store: S) {
     let mut count = 0;
     while let Some(done) = tasks.join_next().await {
         for kv in done.expect("writer task") {
-            assert!(
-                revisions.insert(kv.mod_revision),
-                "revision {} acknowledged twice",
-                kv.mod_revision
-            );
+            assert!(revisions.insert(kv.mod_revision), "revision {} acknowledged twice", kv.mod_revision);
             assert_eq!(store.get(&kv.key).await, Ok(Some(kv)));
             count += 1;
         }
@@ -110,8 +89,7 @@ pub async fn watchers_see_every_revision<S: Store>(store: S) {
     const MAX_WATCHERS: usize = 200;
     let store = Arc::new(store);
     let start = store.current_revision();
-    let mut watchers: Vec<(Revision, WatchStream)> =
-        vec![(start, store.watch("/ev/", start).await.expect("watch"))];
+    let mut watchers: Vec<(Revision, WatchStream)> = vec![(start, store.watch("/ev/", start).await.expect("watch"))];
 
     let mut writers = JoinSet::new();
     for task in 0..WRITERS {
@@ -120,10 +98,7 @@ pub async fn watchers_see_every_revision<S: Store>(store: S) {
             for i in 0..WRITES {
                 let key = format!("/ev/{task}/{}", i % 5);
                 if i % 7 == 6 {
-                    store
-                        .delete(&key, Precondition::None)
-                        .await
-                        .expect("delete");
+                    store.delete(&key, Precondition::None).await.expect("delete");
                 } else {
                     put(&*store, &key, &i.to_string()).await;
                 }
@@ -135,10 +110,7 @@ pub async fn watchers_see_every_revision<S: Store>(store: S) {
         if watchers.len() < MAX_WATCHERS {
             let now = store.current_revision();
             for after in [now, (now - 3).max(start)] {
-                watchers.push((
-                    after,
-                    store.watch("/ev/", after).await.expect("watch mid-burst"),
-                ));
+                watchers.push((after, store.watch("/ev/", after).await.expect("watch mid-burst")));
             }
         }
         tokio::select! {
@@ -147,11 +119,7 @@ pub async fn watchers_see_every_revision<S: Store>(store: S) {
         }
     }
     let end = store.current_revision();
-    assert_eq!(
-        end - start,
-        (WRITERS * WRITES) as Revision,
-        "every write took one revision"
-    );
+    assert_eq!(end - start, (WRITERS * WRITES) as Revision, "every write took one revision");
     for (after, mut watch) in watchers {
         for expected in after + 1..=end {
             let event = next_event(&mut watch).await;

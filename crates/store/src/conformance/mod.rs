@@ -25,19 +25,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 
-pub use concurrency::{
-    concurrent_cas_increments, concurrent_distinct_keys, watchers_see_every_revision,
-};
-pub use reads::{
-    compaction, list_at_old_revision, list_future_revision, list_pagination, list_prefix_isolation,
-};
-pub use watch::{
-    delete_event_carries_prev, watch_future_revision, watch_prefix_isolation,
-    watch_replays_then_live,
-};
+pub use concurrency::{concurrent_cas_increments, concurrent_distinct_keys, watchers_see_every_revision};
+pub use reads::{compaction, list_at_old_revision, list_future_revision, list_pagination, list_prefix_isolation};
+pub use watch::{delete_event_carries_prev, watch_future_revision, watch_prefix_isolation, watch_replays_then_live};
 pub use writes::{
-    create_revision_kept, delete_preconditions, get_put_delete, put_mod_revision_cas,
-    put_must_not_exist, revisions_strictly_increase, value_size_limit,
+    create_revision_kept, delete_preconditions, get_put_delete, put_mod_revision_cas, put_must_not_exist,
+    revisions_strictly_increase, value_size_limit,
 };
 
 use crate::{Event, KeyValue, ListOptions, Precondition, Store, WatchStream};
@@ -102,31 +95,19 @@ fn b(text: &str) -> Bytes {
 }
 
 fn prefix(prefix: &str) -> ListOptions {
-    ListOptions {
-        prefix: prefix.to_owned(),
-        ..ListOptions::default()
-    }
+    ListOptions { prefix: prefix.to_owned(), ..ListOptions::default() }
 }
 
 async fn put<S: Store>(store: &S, key: &str, value: &str) -> KeyValue {
-    store
-        .put(key, b(value), Precondition::None)
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"))
+    store.put(key, b(value), Precondition::None).await.unwrap_or_else(|e| panic!("put {key}: {e}"))
 }
 
 async fn delete<S: Store>(store: &S, key: &str) -> KeyValue {
-    store
-        .delete(key, Precondition::None)
-        .await
-        .unwrap_or_else(|e| panic!("delete {key}: {e}"))
+    store.delete(key, Precondition::None).await.unwrap_or_else(|e| panic!("delete {key}: {e}"))
 }
 
 async fn keys<S: Store>(store: &S, opts: ListOptions) -> Vec<String> {
-    let result = store
-        .list(opts.clone())
-        .await
-        .unwrap_or_else(|e| panic!("list {opts:?}: {e}"));
+    let result = store.list(opts.clone()).await.unwrap_or_else(|e| panic!("list {opts:?}: {e}"));
     result.items.into_iter().map(|kv| kv.key).collect()
 }
 

@@ -9,16 +9,10 @@ pub async fn list_prefix_isolation<S: Store>(store: S) {
     for key in ["/a/1", "/ab/1", "/a", "/a/2", "/b/1", "/a/sub/3"] {
         put(&store, key, key).await;
     }
-    assert_eq!(
-        keys(&store, prefix("/a/")).await,
-        ["/a/1", "/a/2", "/a/sub/3"]
-    );
+    assert_eq!(keys(&store, prefix("/a/")).await, ["/a/1", "/a/2", "/a/sub/3"]);
     assert_eq!(keys(&store, prefix("/ab/")).await, ["/ab/1"]);
     assert_eq!(keys(&store, prefix("/c/")).await, Vec::<String>::new());
-    assert_eq!(
-        keys(&store, prefix("")).await,
-        ["/a", "/a/1", "/a/2", "/a/sub/3", "/ab/1", "/b/1"]
-    );
+    assert_eq!(keys(&store, prefix("")).await, ["/a", "/a/1", "/a/2", "/a/sub/3", "/ab/1", "/b/1"]);
     let result = store.list(prefix("/a/")).await.expect("list");
     assert_eq!(result.revision, store.current_revision());
     assert!(!result.more);
@@ -47,12 +41,7 @@ pub async fn list_pagination<S: Store>(store: S) {
             let page = store.list(opts).await.expect("list page");
             assert!(page.items.len() <= limit);
             seen.extend(page.items.iter().map(|kv| kv.key.clone()));
-            assert_eq!(
-                page.more,
-                seen.len() < expected.len(),
-                "`more` with limit {limit} after {}",
-                seen.len()
-            );
+            assert_eq!(page.more, seen.len() < expected.len(), "`more` with limit {limit} after {}", seen.len());
             if pinned.is_none() {
                 pinned = Some(page.revision);
                 // Later pages read the first page's revision: newer writes stay invisible.
@@ -80,11 +69,7 @@ pub async fn list_at_old_revision<S: Store>(store: S) {
     let c1 = put(&store, "/h/c", "c1").await;
     put(&store, "/hx", "outside").await;
 
-    let at = |revision| ListOptions {
-        prefix: "/h/".into(),
-        revision: Some(revision),
-        ..ListOptions::default()
-    };
+    let at = |revision| ListOptions { prefix: "/h/".into(), revision: Some(revision), ..ListOptions::default() };
     let items = |kvs: &[&KeyValue]| kvs.iter().map(|kv| (*kv).clone()).collect::<Vec<_>>();
     let list = |opts: ListOptions| {
         let store = &store;
@@ -99,34 +84,17 @@ pub async fn list_at_old_revision<S: Store>(store: S) {
     assert_eq!(latest.items, items(&[&a2, &c1]));
     assert_eq!(latest.revision, c1.mod_revision);
 
-    let page = list(ListOptions {
-        limit: Some(1),
-        ..at(b1.mod_revision)
-    })
-    .await;
+    let page = list(ListOptions { limit: Some(1), ..at(b1.mod_revision) }).await;
     assert_eq!((page.items, page.more), (items(&[&a1]), true));
-    let page = list(ListOptions {
-        start_after: Some("/h/a".into()),
-        ..at(b1.mod_revision)
-    })
-    .await;
+    let page = list(ListOptions { start_after: Some("/h/a".into()), ..at(b1.mod_revision) }).await;
     assert_eq!((page.items, page.more), (items(&[&b1]), false));
 }
 
 pub async fn list_future_revision<S: Store>(store: S) {
     put(&store, "/f", "1").await;
     let current = store.current_revision();
-    let opts = ListOptions {
-        revision: Some(current + 1),
-        ..ListOptions::default()
-    };
-    assert_eq!(
-        store.list(opts).await,
-        Err(StoreError::FutureRevision {
-            requested: current + 1,
-            current
-        })
-    );
+    let opts = ListOptions { revision: Some(current + 1), ..ListOptions::default() };
+    assert_eq!(store.list(opts).await, Err(StoreError::FutureRevision { requested: current + 1, current }));
 }
 
 pub async fn compaction<S: Store>(store: S) {
@@ -138,51 +106,23 @@ pub async fn compaction<S: Store>(store: S) {
     store.compact(r3).await.expect("compact");
     assert_eq!(store.compacted_revision(), r3);
 
-    let at = |revision| ListOptions {
-        prefix: "/cp/".into(),
-        revision: Some(revision),
-        ..ListOptions::default()
-    };
-    assert_eq!(
-        store.list(at(r2)).await,
-        Err(StoreError::Compacted {
-            requested: r2,
-            compacted: r3
-        })
-    );
-    let oldest = store
-        .list(at(r3))
-        .await
-        .expect("the compacted revision itself stays readable");
+    let at = |revision| ListOptions { prefix: "/cp/".into(), revision: Some(revision), ..ListOptions::default() };
+    assert_eq!(store.list(at(r2)).await, Err(StoreError::Compacted { requested: r2, compacted: r3 }));
+    let oldest = store.list(at(r3)).await.expect("the compacted revision itself stays readable");
     assert_eq!(oldest.items.len(), 3);
     match store.watch("/cp/", r2).await {
-        Err(StoreError::Compacted {
-            requested,
-            compacted,
-        }) => assert_eq!((requested, compacted), (r2, r3)),
+        Err(StoreError::Compacted { requested, compacted }) => assert_eq!((requested, compacted), (r2, r3)),
         Err(e) => panic!("watch from a compacted revision: {e}"),
         Ok(_) => panic!("watch from a compacted revision must fail"),
     }
-    let mut watch = store
-        .watch("/cp/", r3)
-        .await
-        .expect("watch from the compacted revision");
+    let mut watch = store.watch("/cp/", r3).await.expect("watch from the compacted revision");
     assert_eq!(next_event(&mut watch).await.revision, revisions[3]);
     assert_eq!(next_event(&mut watch).await.revision, revisions[4]);
 
-    store
-        .compact(r2)
-        .await
-        .expect("compacting an older revision does nothing");
+    store.compact(r2).await.expect("compacting an older revision does nothing");
     assert_eq!(store.compacted_revision(), r3);
     let current = store.current_revision();
-    assert_eq!(
-        store.compact(current + 1).await,
-        Err(StoreError::FutureRevision {
-            requested: current + 1,
-            current
-        })
-    );
+    assert_eq!(store.compact(current + 1).await, Err(StoreError::FutureRevision { requested: current + 1, current }));
     store.compact(current).await.expect("compact everything");
     let all: BTreeSet<String> = keys(&store, at(current)).await.into_iter().collect();
     assert_eq!(all.len(), 5, "the latest state survives compaction");

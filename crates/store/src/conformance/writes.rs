@@ -22,109 +22,62 @@ pub async fn get_put_delete<S: Store>(store: S) {
     let deleted = delete(&store, "/k").await;
     assert_eq!(deleted.value, b("v2"), "delete returns the last value");
     assert_eq!(deleted.create_revision, v1.create_revision);
-    assert!(
-        deleted.mod_revision > v2.mod_revision,
-        "delete reports its own revision"
-    );
+    assert!(deleted.mod_revision > v2.mod_revision, "delete reports its own revision");
     assert_eq!(store.current_revision(), deleted.mod_revision);
     assert_eq!(store.get("/k").await, Ok(None));
-    assert_eq!(
-        store.delete("/k", Precondition::None).await,
-        Err(StoreError::NotFound { key: "/k".into() })
-    );
+    assert_eq!(store.delete("/k", Precondition::None).await, Err(StoreError::NotFound { key: "/k".into() }));
 }
 
 pub async fn put_must_not_exist<S: Store>(store: S) {
-    let created = store
-        .put("/c", b("1"), Precondition::MustNotExist)
-        .await
-        .expect("create");
+    let created = store.put("/c", b("1"), Precondition::MustNotExist).await.expect("create");
     let revision = store.current_revision();
     assert_eq!(
         store.put("/c", b("2"), Precondition::MustNotExist).await,
         Err(StoreError::AlreadyExists { key: "/c".into() })
     );
-    assert_eq!(
-        store.current_revision(),
-        revision,
-        "a failed write takes no revision"
-    );
+    assert_eq!(store.current_revision(), revision, "a failed write takes no revision");
     assert_eq!(store.get("/c").await, Ok(Some(created.clone())));
 
     delete(&store, "/c").await;
-    let again = store
-        .put("/c", b("3"), Precondition::MustNotExist)
-        .await
-        .expect("recreate");
+    let again = store.put("/c", b("3"), Precondition::MustNotExist).await.expect("recreate");
     assert!(again.create_revision > created.create_revision);
 }
 
 pub async fn put_mod_revision_cas<S: Store>(store: S) {
     let v1 = put(&store, "/cas", "1").await;
-    let v2 = store
-        .put("/cas", b("2"), Precondition::ModRevision(v1.mod_revision))
-        .await
-        .expect("cas");
+    let v2 = store.put("/cas", b("2"), Precondition::ModRevision(v1.mod_revision)).await.expect("cas");
     let revision = store.current_revision();
     assert_eq!(
-        store
-            .put("/cas", b("3"), Precondition::ModRevision(v1.mod_revision))
-            .await,
-        Err(StoreError::Conflict {
-            key: "/cas".into(),
-            current: v2.mod_revision
-        }),
+        store.put("/cas", b("3"), Precondition::ModRevision(v1.mod_revision)).await,
+        Err(StoreError::Conflict { key: "/cas".into(), current: v2.mod_revision }),
         "a stale CAS reports the key's current mod_revision"
     );
     assert_eq!(store.current_revision(), revision);
     assert_eq!(store.get("/cas").await, Ok(Some(v2)));
     assert_eq!(
-        store
-            .put(
-                "/missing",
-                b("1"),
-                Precondition::ModRevision(v1.mod_revision)
-            )
-            .await,
-        Err(StoreError::NotFound {
-            key: "/missing".into()
-        })
+        store.put("/missing", b("1"), Precondition::ModRevision(v1.mod_revision)).await,
+        Err(StoreError::NotFound { key: "/missing".into() })
     );
 }
 
 pub async fn delete_preconditions<S: Store>(store: S) {
     let not_found = Err(StoreError::NotFound { key: "/d".into() });
     assert_eq!(store.delete("/d", Precondition::None).await, not_found);
-    assert_eq!(
-        store.delete("/d", Precondition::ModRevision(1)).await,
-        not_found
-    );
+    assert_eq!(store.delete("/d", Precondition::ModRevision(1)).await, not_found);
 
     let v1 = put(&store, "/d", "1").await;
     let v2 = put(&store, "/d", "2").await;
     assert_eq!(
-        store
-            .delete("/d", Precondition::ModRevision(v1.mod_revision))
-            .await,
-        Err(StoreError::Conflict {
-            key: "/d".into(),
-            current: v2.mod_revision
-        })
+        store.delete("/d", Precondition::ModRevision(v1.mod_revision)).await,
+        Err(StoreError::Conflict { key: "/d".into(), current: v2.mod_revision })
     );
     assert_eq!(
         store.delete("/d", Precondition::MustNotExist).await,
         Err(StoreError::AlreadyExists { key: "/d".into() })
     );
-    assert_eq!(
-        store.get("/d").await,
-        Ok(Some(v2.clone())),
-        "failed deletes change nothing"
-    );
+    assert_eq!(store.get("/d").await, Ok(Some(v2.clone())), "failed deletes change nothing");
 
-    let deleted = store
-        .delete("/d", Precondition::ModRevision(v2.mod_revision))
-        .await
-        .expect("delete");
+    let deleted = store.delete("/d", Precondition::ModRevision(v2.mod_revision)).await.expect("delete");
     assert_eq!(deleted.value, b("2"));
     assert_eq!(deleted.mod_revision, store.current_revision());
     assert_eq!(store.get("/d").await, Ok(None));
@@ -139,10 +92,7 @@ pub async fn revisions_strictly_increase<S: Store>(store: S) {
         } else {
             put(&store, &key, &i.to_string()).await.mod_revision
         };
-        assert!(
-            revision > last,
-            "write {i} got revision {revision} after {last}"
-        );
+        assert!(revision > last, "write {i} got revision {revision} after {last}");
         assert_eq!(store.current_revision(), revision);
         last = revision;
         // Failed writes do not move the revision.
@@ -162,22 +112,12 @@ pub async fn create_revision_kept<S: Store>(store: S) {
     }
     delete(&store, "/cr").await;
     let recreated = put(&store, "/cr", "again").await;
-    assert_eq!(
-        recreated.create_revision, recreated.mod_revision,
-        "a recreated key starts over"
-    );
+    assert_eq!(recreated.create_revision, recreated.mod_revision, "a recreated key starts over");
 }
 
 pub async fn value_size_limit<S: Store>(store: S) {
     let big = put(&store, "/big", &"x".repeat(1024 * 1024)).await;
-    assert_eq!(
-        store
-            .get("/big")
-            .await
-            .expect("get")
-            .map(|kv| kv.value.len()),
-        Some(big.value.len())
-    );
+    assert_eq!(store.get("/big").await.expect("get").map(|kv| kv.value.len()), Some(big.value.len()));
 
     let revision = store.current_revision();
     let huge = Bytes::from(vec![0u8; 8 * 1024 * 1024]);

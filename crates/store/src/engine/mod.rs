@@ -32,12 +32,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self {
-            history_window: 100_000,
-            watch_buffer: 4_096,
-            max_value_size: 3 * 1024 * 1024,
-            max_batch: 1_024,
-        }
+        Self { history_window: 100_000, watch_buffer: 4_096, max_value_size: 3 * 1024 * 1024, max_batch: 1_024 }
     }
 }
 
@@ -76,36 +71,22 @@ impl Engine {
     }
 
     /// An engine holding `kv` at `revision`, with no history: `revision` is also the compacted one.
-    pub(crate) fn restore(
-        config: &StoreConfig,
-        kv: BTreeMap<String, KeyValue>,
-        revision: Revision,
-    ) -> Self {
-        Self {
-            state: RwLock::new(state::State::new(kv, revision, config)),
-            max_value_size: config.max_value_size,
-        }
+    pub(crate) fn restore(config: &StoreConfig, kv: BTreeMap<String, KeyValue>, revision: Revision) -> Self {
+        Self { state: RwLock::new(state::State::new(kv, revision, config)), max_value_size: config.max_value_size }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, state::State> {
-        self.state
-            .read()
-            .expect("engine lock poisoned by a panic while writing")
+        self.state.read().expect("engine lock poisoned by a panic while writing")
     }
 
     fn write_lock(&self) -> RwLockWriteGuard<'_, state::State> {
-        self.state
-            .write()
-            .expect("engine lock poisoned by a panic while writing")
+        self.state.write().expect("engine lock poisoned by a panic while writing")
     }
 
     /// Fails with `TooLarge` before a value is queued anywhere.
     pub(crate) fn check_value_size(&self, size: usize) -> Result<(), StoreError> {
         if size > self.max_value_size {
-            return Err(StoreError::TooLarge {
-                size,
-                limit: self.max_value_size,
-            });
+            return Err(StoreError::TooLarge { size, limit: self.max_value_size });
         }
         Ok(())
     }
@@ -121,15 +102,9 @@ impl Engine {
     /// Checks and applies one write atomically (the in-memory backend's write path).
     pub(crate) fn write(&self, op: WriteOp) -> Result<KeyValue, StoreError> {
         let mut state = self.write_lock();
-        let Prepared {
-            base,
-            events,
-            mut outcomes,
-        } = state.prepare(std::slice::from_ref(&op));
+        let Prepared { base, events, mut outcomes } = state.prepare(std::slice::from_ref(&op));
         state.apply(base, events);
-        outcomes
-            .pop()
-            .expect("prepare returns one outcome per write")
+        outcomes.pop().expect("prepare returns one outcome per write")
     }
 
     /// Checks a batch of writes in order against the current state (durable backends).

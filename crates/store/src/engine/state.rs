@@ -13,23 +13,13 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::watch::WatchHub;
-use crate::{
-    Event, EventKind, KeyValue, ListOptions, ListResult, Precondition, Revision, StoreError,
-    WatchStream,
-};
+use crate::{Event, EventKind, KeyValue, ListOptions, ListResult, Precondition, Revision, StoreError, WatchStream};
 
 /// One requested write, before it has a revision.
 #[derive(Debug, Clone)]
 pub(crate) enum WriteOp {
-    Put {
-        key: String,
-        value: Bytes,
-        pre: Precondition,
-    },
-    Delete {
-        key: String,
-        pre: Precondition,
-    },
+    Put { key: String, value: Bytes, pre: Precondition },
+    Delete { key: String, pre: Precondition },
 }
 
 impl WriteOp {
@@ -62,11 +52,7 @@ pub(crate) struct State {
 
 impl State {
     /// A state that starts at `revision` with no history (everything older is compacted).
-    pub(crate) fn new(
-        kv: BTreeMap<String, KeyValue>,
-        revision: Revision,
-        config: &crate::StoreConfig,
-    ) -> Self {
+    pub(crate) fn new(kv: BTreeMap<String, KeyValue>, revision: Revision, config: &crate::StoreConfig) -> Self {
         Self {
             kv,
             revision,
@@ -93,16 +79,10 @@ impl State {
     /// Fails unless the state at `at` can be served.
     fn check_readable(&self, at: Revision) -> Result<(), StoreError> {
         if at > self.revision {
-            return Err(StoreError::FutureRevision {
-                requested: at,
-                current: self.revision,
-            });
+            return Err(StoreError::FutureRevision { requested: at, current: self.revision });
         }
         if at < self.compacted {
-            return Err(StoreError::Compacted {
-                requested: at,
-                compacted: self.compacted,
-            });
+            return Err(StoreError::Compacted { requested: at, compacted: self.compacted });
         }
         Ok(())
     }
@@ -131,27 +111,15 @@ impl State {
                 Err(err) => outcomes.push(Err(err)),
             }
         }
-        Prepared {
-            base: self.revision,
-            events,
-            outcomes,
-        }
+        Prepared { base: self.revision, events, outcomes }
     }
 
     /// The event `op` produces at `revision`, or why its precondition fails.
-    fn plan(
-        &self,
-        op: &WriteOp,
-        current: Option<&KeyValue>,
-        revision: Revision,
-    ) -> Result<Event, StoreError> {
+    fn plan(&self, op: &WriteOp, current: Option<&KeyValue>, revision: Revision) -> Result<Event, StoreError> {
         match op {
             WriteOp::Put { key, value, pre } => {
                 if value.len() > self.max_value_size {
-                    return Err(StoreError::TooLarge {
-                        size: value.len(),
-                        limit: self.max_value_size,
-                    });
+                    return Err(StoreError::TooLarge { size: value.len(), limit: self.max_value_size });
                 }
                 check_precondition(key, current, *pre, true)?;
                 let kv = KeyValue {
@@ -160,28 +128,13 @@ impl State {
                     create_revision: current.map_or(revision, |kv| kv.create_revision),
                     mod_revision: revision,
                 };
-                Ok(Event {
-                    kind: EventKind::Put,
-                    revision,
-                    kv,
-                    prev: current.cloned(),
-                })
+                Ok(Event { kind: EventKind::Put, revision, kv, prev: current.cloned() })
             }
             WriteOp::Delete { key, pre } => {
                 check_precondition(key, current, *pre, false)?;
-                let prev = current
-                    .cloned()
-                    .ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
-                let kv = KeyValue {
-                    mod_revision: revision,
-                    ..prev.clone()
-                };
-                Ok(Event {
-                    kind: EventKind::Delete,
-                    revision,
-                    kv,
-                    prev: Some(prev),
-                })
+                let prev = current.cloned().ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
+                let kv = KeyValue { mod_revision: revision, ..prev.clone() };
+                Ok(Event { kind: EventKind::Delete, revision, kv, prev: Some(prev) })
             }
         }
     }
@@ -191,16 +144,9 @@ impl State {
     /// # Panics
     /// If another write was applied since `prepare` (each engine has exactly one writer path).
     pub(crate) fn apply(&mut self, base: Revision, events: Vec<Event>) {
-        assert_eq!(
-            self.revision, base,
-            "engine written concurrently between prepare and apply"
-        );
+        assert_eq!(self.revision, base, "engine written concurrently between prepare and apply");
         for event in events {
-            debug_assert_eq!(
-                event.revision,
-                self.revision + 1,
-                "revisions must be consecutive"
-            );
+            debug_assert_eq!(event.revision, self.revision + 1, "revisions must be consecutive");
             match event.kind {
                 EventKind::Put => {
                     self.kv.insert(event.kv.key.clone(), event.kv.clone());
@@ -223,10 +169,7 @@ impl State {
     /// Drops history at and below `revision`; it becomes the oldest readable revision.
     pub(crate) fn compact(&mut self, revision: Revision) -> Result<(), StoreError> {
         if revision > self.revision {
-            return Err(StoreError::FutureRevision {
-                requested: revision,
-                current: self.revision,
-            });
+            return Err(StoreError::FutureRevision { requested: revision, current: self.revision });
         }
         if revision <= self.compacted {
             return Ok(());
@@ -238,24 +181,12 @@ impl State {
     }
 
     /// The events after `after` under `prefix`, then a live subscription, atomically.
-    pub(crate) fn watch(
-        &mut self,
-        prefix: &str,
-        after: Revision,
-    ) -> Result<WatchStream, StoreError> {
+    pub(crate) fn watch(&mut self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {
         if after < self.compacted {
-            return Err(StoreError::Compacted {
-                requested: after,
-                compacted: self.compacted,
-            });
+            return Err(StoreError::Compacted { requested: after, compacted: self.compacted });
         }
         let start = self.history.partition_point(|e| e.revision <= after);
-        let backlog = self
-            .history
-            .range(start..)
-            .filter(|e| e.kv.key.starts_with(prefix))
-            .cloned()
-            .collect();
+        let backlog = self.history.range(start..).filter(|e| e.kv.key.starts_with(prefix)).cloned().collect();
         Ok(self.hub.subscribe(prefix, after, backlog))
     }
 
@@ -270,32 +201,20 @@ impl State {
         let mut undone: BTreeMap<&str, Option<&KeyValue>> = BTreeMap::new();
         let newer = self.history.partition_point(|e| e.revision <= at);
         for event in self.history.range(newer..).filter(|e| in_range(&e.kv.key)) {
-            undone
-                .entry(event.kv.key.as_str())
-                .or_insert(event.prev.as_ref());
+            undone.entry(event.kv.key.as_str()).or_insert(event.prev.as_ref());
         }
-        let unchanged = self
-            .range(prefix, start_after)
-            .filter(|kv| !undone.contains_key(kv.key.as_str()));
+        let unchanged = self.range(prefix, start_after).filter(|kv| !undone.contains_key(kv.key.as_str()));
         let restored = undone.values().filter_map(|kv| *kv);
 
         let limit = opts.limit.unwrap_or(usize::MAX);
         let mut merged = MergeByKey::new(unchanged, restored);
         let items: Vec<KeyValue> = merged.by_ref().take(limit).cloned().collect();
         let more = merged.next().is_some();
-        Ok(ListResult {
-            items,
-            more,
-            revision: at,
-        })
+        Ok(ListResult { items, more, revision: at })
     }
 
     /// Current keys under `prefix`, strictly after `start_after`, in key order.
-    fn range<'a>(
-        &'a self,
-        prefix: &'a str,
-        start_after: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a KeyValue> {
+    fn range<'a>(&'a self, prefix: &'a str, start_after: Option<&'a str>) -> impl Iterator<Item = &'a KeyValue> {
         let lower = match start_after {
             Some(after) if after >= prefix => Bound::Excluded(after),
             _ => Bound::Included(prefix),
@@ -314,25 +233,16 @@ fn check_precondition(
     is_put: bool,
 ) -> Result<(), StoreError> {
     match (pre, current) {
-        (Precondition::None, None) if !is_put => Err(StoreError::NotFound {
-            key: key.to_owned(),
-        }),
+        (Precondition::None, None) if !is_put => Err(StoreError::NotFound { key: key.to_owned() }),
         (Precondition::None, _) => Ok(()),
         (Precondition::MustNotExist, None) if is_put => Ok(()),
-        (Precondition::MustNotExist, None) => Err(StoreError::NotFound {
-            key: key.to_owned(),
-        }),
-        (Precondition::MustNotExist, Some(_)) => Err(StoreError::AlreadyExists {
-            key: key.to_owned(),
-        }),
-        (Precondition::ModRevision(_), None) => Err(StoreError::NotFound {
-            key: key.to_owned(),
-        }),
+        (Precondition::MustNotExist, None) => Err(StoreError::NotFound { key: key.to_owned() }),
+        (Precondition::MustNotExist, Some(_)) => Err(StoreError::AlreadyExists { key: key.to_owned() }),
+        (Precondition::ModRevision(_), None) => Err(StoreError::NotFound { key: key.to_owned() }),
         (Precondition::ModRevision(expected), Some(kv)) if kv.mod_revision == expected => Ok(()),
-        (Precondition::ModRevision(_), Some(kv)) => Err(StoreError::Conflict {
-            key: key.to_owned(),
-            current: kv.mod_revision,
-        }),
+        (Precondition::ModRevision(_), Some(kv)) => {
+            Err(StoreError::Conflict { key: key.to_owned(), current: kv.mod_revision })
+        }
     }
 }
 
@@ -344,16 +254,11 @@ struct MergeByKey<'a, A: Iterator<Item = &'a KeyValue>, B: Iterator<Item = &'a K
 
 impl<'a, A: Iterator<Item = &'a KeyValue>, B: Iterator<Item = &'a KeyValue>> MergeByKey<'a, A, B> {
     fn new(a: A, b: B) -> Self {
-        Self {
-            a: a.peekable(),
-            b: b.peekable(),
-        }
+        Self { a: a.peekable(), b: b.peekable() }
     }
 }
 
-impl<'a, A: Iterator<Item = &'a KeyValue>, B: Iterator<Item = &'a KeyValue>> Iterator
-    for MergeByKey<'a, A, B>
-{
+impl<'a, A: Iterator<Item = &'a KeyValue>, B: Iterator<Item = &'a KeyValue>> Iterator for MergeByKey<'a, A, B> {
     type Item = &'a KeyValue;
 
     fn next(&mut self) -> Option<&'a KeyValue> {

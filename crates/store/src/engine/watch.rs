@@ -37,29 +37,16 @@ pub(crate) struct WatchHub {
 
 impl WatchHub {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            watchers: Vec::new(),
-            capacity: capacity.max(1),
-        }
+        Self { watchers: Vec::new(), capacity: capacity.max(1) }
     }
 
     /// Registers a watcher and returns its stream: `backlog` first, then live events.
-    pub(crate) fn subscribe(
-        &mut self,
-        prefix: &str,
-        after: Revision,
-        backlog: Vec<Event>,
-    ) -> WatchStream {
+    pub(crate) fn subscribe(&mut self, prefix: &str, after: Revision, backlog: Vec<Event>) -> WatchStream {
         // Forget watchers whose streams were dropped and that no event has reached since.
         self.watchers.retain(|w| !w.tx.is_closed());
         let (tx, rx) = mpsc::channel(self.capacity);
         let overflowed = Arc::new(AtomicBool::new(false));
-        self.watchers.push(Watcher {
-            prefix: prefix.to_owned(),
-            after,
-            tx,
-            overflowed: overflowed.clone(),
-        });
+        self.watchers.push(Watcher { prefix: prefix.to_owned(), after, tx, overflowed: overflowed.clone() });
         stream_of(backlog, rx, overflowed)
     }
 
@@ -89,22 +76,14 @@ impl WatchHub {
 
 /// The stream a watcher reads: the replayed backlog, then its live channel, then one final
 /// error saying why the channel closed (`WatcherTooSlow`, or `Closed` when the store went away).
-fn stream_of(
-    backlog: Vec<Event>,
-    rx: mpsc::Receiver<Event>,
-    overflowed: Arc<AtomicBool>,
-) -> WatchStream {
+fn stream_of(backlog: Vec<Event>, rx: mpsc::Receiver<Event>, overflowed: Arc<AtomicBool>) -> WatchStream {
     let live = stream::unfold(Some((rx, overflowed)), |state| async move {
         let (mut rx, overflowed) = state?;
         match rx.recv().await {
             Some(event) => Some((Ok(event), Some((rx, overflowed)))),
-            None if overflowed.load(Ordering::Acquire) => {
-                Some((Err(StoreError::WatcherTooSlow), None))
-            }
+            None if overflowed.load(Ordering::Acquire) => Some((Err(StoreError::WatcherTooSlow), None)),
             None => Some((Err(StoreError::Closed), None)),
         }
     });
-    stream::iter(backlog.into_iter().map(Ok))
-        .chain(live)
-        .boxed()
+    stream::iter(backlog.into_iter().map(Ok)).chain(live).boxed()
 }

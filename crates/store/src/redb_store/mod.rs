@@ -20,10 +20,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Engine, WriteOp};
-use crate::{
-    KeyValue, ListOptions, ListResult, Precondition, Revision, Store, StoreConfig, StoreError,
-    WatchStream,
-};
+use crate::{KeyValue, ListOptions, ListResult, Precondition, Revision, Store, StoreConfig, StoreError, WatchStream};
 
 /// A `Store` persisted in a redb file.
 pub struct RedbStore {
@@ -41,9 +38,7 @@ impl RedbStore {
 
     pub fn open_with(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let backend = |e: &dyn std::fmt::Display| {
-            StoreError::Backend(format!("opening {}: {e}", path.display()))
-        };
+        let backend = |e: &dyn std::fmt::Display| StoreError::Backend(format!("opening {}: {e}", path.display()));
         let db = redb::Database::create(path).map_err(|e| backend(&e))?;
         let loaded = schema::load(&db).map_err(|e| backend(&e))?;
         tracing::info!(path = %path.display(), keys = loaded.kv.len(), revision = loaded.revision, "opened redb store");
@@ -56,20 +51,13 @@ impl RedbStore {
                 move || writer::run(db, engine, rx, config.max_batch.max(1))
             })
             .map_err(|e| backend(&e))?;
-        Ok(Self {
-            engine,
-            requests: Some(requests),
-            writer: Some(writer),
-        })
+        Ok(Self { engine, requests: Some(requests), writer: Some(writer) })
     }
 
     async fn submit(&self, op: WriteOp) -> Result<KeyValue, StoreError> {
         let requests = self.requests.as_ref().ok_or(StoreError::Closed)?;
         let (reply, outcome) = oneshot::channel();
-        requests
-            .send(writer::Request { op, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        requests.send(writer::Request { op, reply }).await.map_err(|_| StoreError::Closed)?;
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -97,27 +85,13 @@ impl Store for RedbStore {
         self.engine.list(&opts)
     }
 
-    async fn put(
-        &self,
-        key: &str,
-        value: Bytes,
-        pre: Precondition,
-    ) -> Result<KeyValue, StoreError> {
+    async fn put(&self, key: &str, value: Bytes, pre: Precondition) -> Result<KeyValue, StoreError> {
         self.engine.check_value_size(value.len())?;
-        self.submit(WriteOp::Put {
-            key: key.to_owned(),
-            value,
-            pre,
-        })
-        .await
+        self.submit(WriteOp::Put { key: key.to_owned(), value, pre }).await
     }
 
     async fn delete(&self, key: &str, pre: Precondition) -> Result<KeyValue, StoreError> {
-        self.submit(WriteOp::Delete {
-            key: key.to_owned(),
-            pre,
-        })
-        .await
+        self.submit(WriteOp::Delete { key: key.to_owned(), pre }).await
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {

@@ -44,14 +44,10 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, SchemaError> {
     let txn = db.begin_write().map_err(redb_err)?;
     {
         let mut meta = txn.open_table(META).map_err(redb_err)?;
-        let found = meta
-            .get(SCHEMA_VERSION_KEY)
-            .map_err(redb_err)?
-            .map(|v| v.value());
+        let found = meta.get(SCHEMA_VERSION_KEY).map_err(redb_err)?.map(|v| v.value());
         match found {
             None => {
-                meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)
-                    .map_err(redb_err)?;
+                meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION).map_err(redb_err)?;
             }
             Some(SCHEMA_VERSION) => {}
             Some(found) => return Err(SchemaError::Version { found }),
@@ -62,10 +58,7 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, SchemaError> {
 
     let txn = db.begin_read().map_err(redb_err)?;
     let meta = txn.open_table(META).map_err(redb_err)?;
-    let revision = meta
-        .get(REVISION_KEY)
-        .map_err(redb_err)?
-        .map_or(0, |v| v.value());
+    let revision = meta.get(REVISION_KEY).map_err(redb_err)?.map_or(0, |v| v.value());
     let table = txn.open_table(KV).map_err(redb_err)?;
     let mut kv = BTreeMap::new();
     for entry in table.iter().map_err(redb_err)? {
@@ -73,32 +66,19 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, SchemaError> {
         let key = key.value().to_owned();
         let (value, create_revision, mod_revision) = value.value();
         let value = Bytes::copy_from_slice(value);
-        kv.insert(
-            key.clone(),
-            KeyValue {
-                key,
-                value,
-                create_revision,
-                mod_revision,
-            },
-        );
+        kv.insert(key.clone(), KeyValue { key, value, create_revision, mod_revision });
     }
     Ok(Loaded { kv, revision })
 }
 
 /// Writes `events` (consecutive revisions) and the new revisions in one transaction, and
 /// returns once it is durable on disk.
-pub(crate) fn persist(
-    db: &Database,
-    events: &[Event],
-    compacted: Revision,
-) -> Result<(), SchemaError> {
+pub(crate) fn persist(db: &Database, events: &[Event], compacted: Revision) -> Result<(), SchemaError> {
     let Some(last) = events.last() else {
         return Ok(());
     };
     let mut txn = db.begin_write().map_err(redb_err)?;
-    txn.set_durability(Durability::Immediate)
-        .map_err(redb_err)?;
+    txn.set_durability(Durability::Immediate).map_err(redb_err)?;
     {
         let mut table = txn.open_table(KV).map_err(redb_err)?;
         for event in events {

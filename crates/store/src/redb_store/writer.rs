@@ -25,12 +25,7 @@ pub(super) struct Request {
 }
 
 /// Runs until every sender of `rx` is dropped, then closes the database.
-pub(super) fn run(
-    db: Database,
-    engine: Arc<Engine>,
-    mut rx: mpsc::Receiver<Request>,
-    max_batch: usize,
-) {
+pub(super) fn run(db: Database, engine: Arc<Engine>, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
     let mut ops = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -53,17 +48,8 @@ fn commit_batch(
     ops: &[WriteOp],
     replies: impl Iterator<Item = oneshot::Sender<Result<crate::KeyValue, StoreError>>>,
 ) {
-    let Prepared {
-        base,
-        events,
-        outcomes,
-    } = engine.prepare(ops);
-    let span = tracing::trace_span!(
-        "group_commit",
-        writes = ops.len(),
-        applied = events.len(),
-        base
-    );
+    let Prepared { base, events, outcomes } = engine.prepare(ops);
+    let span = tracing::trace_span!("group_commit", writes = ops.len(), applied = events.len(), base);
     let _entered = span.enter();
     let outcomes = match schema::persist(db, &events, engine.compacted()) {
         Ok(()) => {
@@ -73,10 +59,7 @@ fn commit_batch(
         Err(err) => {
             tracing::error!(error = %err, writes = ops.len(), "redb commit failed");
             let err = StoreError::Backend(err.to_string());
-            outcomes
-                .into_iter()
-                .map(|o| o.and_then(|_| Err(err.clone())))
-                .collect()
+            outcomes.into_iter().map(|o| o.and_then(|_| Err(err.clone()))).collect()
         }
     };
     for (reply, outcome) in replies.zip(outcomes) {

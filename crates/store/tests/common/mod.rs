@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use bytes::Bytes;
 use canopy_store::{
-    KeyValue, ListOptions, ListResult, Precondition, RedbStore, Revision, Store, StoreConfig,
-    StoreError, WatchStream,
+    KeyValue, ListOptions, ListResult, Precondition, RedbStore, Revision, Store, StoreConfig, StoreError, WatchStream,
 };
 use tempfile::TempDir;
 
@@ -26,8 +25,7 @@ impl TempRedb {
 
     pub fn with_config(config: StoreConfig) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let store =
-            RedbStore::open_with(dir.path().join("store.redb"), config).expect("open redb store");
+        let store = RedbStore::open_with(dir.path().join("store.redb"), config).expect("open redb store");
         Self { store, dir }
     }
 
@@ -44,12 +42,7 @@ impl Store for TempRedb {
     async fn list(&self, opts: ListOptions) -> Result<ListResult, StoreError> {
         self.store.list(opts).await
     }
-    async fn put(
-        &self,
-        key: &str,
-        value: Bytes,
-        pre: Precondition,
-    ) -> Result<KeyValue, StoreError> {
+    async fn put(&self, key: &str, value: Bytes, pre: Precondition) -> Result<KeyValue, StoreError> {
         self.store.put(key, value, pre).await
     }
     async fn delete(&self, key: &str, pre: Precondition) -> Result<KeyValue, StoreError> {
