@@ -137,6 +137,12 @@ async fn main() {
 
     let redb = Arc::new(RedbStore::open(dir.path().join("bench.redb")).expect("open redb"));
     put_throughput("redb", redb.clone(), args.writers, duration).await;
+    let stats = redb.commit_stats();
+    println!(
+        "redb     group commit: {} commits, {:.1} writes per commit",
+        stats.commits,
+        stats.writes as f64 / stats.commits as f64
+    );
     put_throughput("redb", redb.clone(), 1, duration).await;
     list_times("redb", redb).await;
 

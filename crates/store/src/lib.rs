@@ -24,7 +24,7 @@ pub mod conformance;
 
 pub use engine::StoreConfig;
 pub use memory::MemoryStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{CommitStats, RedbStore};
 
 /// A store-wide, strictly increasing logical clock. `0` means "before the first write".
 pub type Revision = i64;

@@ -63,6 +63,31 @@ async fn reopen_keeps_state_and_continues_revisions() {
     assert_eq!(store.get("/k/kept").await, Ok(Some(next)));
 }
 
+/// Concurrent writers share durable transactions; a failed precondition fails only its write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_commits() {
+    let store = std::sync::Arc::new(common::TempRedb::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for i in 0..20 {
+                let key = format!("/g/{task}/{i}");
+                store.store.put(&key, b("v"), Precondition::None).await.expect("put");
+                let conflict = store.store.put(&key, b("w"), Precondition::MustNotExist).await;
+                assert_eq!(conflict, Err(StoreError::AlreadyExists { key }));
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("writer task");
+    }
+    let stats = store.store.commit_stats();
+    assert_eq!(stats.writes, 64 * 20);
+    assert!(stats.commits < stats.writes, "no write shared a commit: {stats:?}");
+    assert_eq!(store.current_revision(), 64 * 20);
+}
+
 #[tokio::test]
 async fn a_database_file_is_opened_once() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,7 +8,7 @@
 //! Each case is a public `async fn(store)` that panics on a violation. Run them all with
 //! [`run_all`], or generate one `#[tokio::test]` per case with [`conformance_tests!`](crate::conformance_tests):
 //!
-//! ```ignore
+//! ```no_run
 //! canopy_store::conformance_tests!(|| canopy_store::MemoryStore::new());
 //! ```
 //!

@@ -13,6 +13,7 @@ mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -22,9 +23,17 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::{Engine, WriteOp};
 use crate::{KeyValue, ListOptions, ListResult, Precondition, Revision, Store, StoreConfig, StoreError, WatchStream};
 
+/// Group-commit counters since open: `writes / commits` is the average batch size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    pub commits: u64,
+    pub writes: u64,
+}
+
 /// A `Store` persisted in a redb file.
 pub struct RedbStore {
     engine: Arc<Engine>,
+    counters: Arc<writer::Counters>,
     /// `None` only while dropping.
     requests: Option<mpsc::Sender<writer::Request>>,
     writer: Option<JoinHandle<()>>,
@@ -43,15 +52,24 @@ impl RedbStore {
         let loaded = schema::load(&db).map_err(|e| backend(&e))?;
         tracing::info!(path = %path.display(), keys = loaded.kv.len(), revision = loaded.revision, "opened redb store");
         let engine = Arc::new(Engine::restore(&config, loaded.kv, loaded.revision));
+        let counters = Arc::new(writer::Counters::default());
         let (requests, rx) = mpsc::channel(config.max_batch.max(1) * 4);
         let writer = std::thread::Builder::new()
             .name("canopy-store-writer".into())
             .spawn({
-                let engine = engine.clone();
-                move || writer::run(db, engine, rx, config.max_batch.max(1))
+                let (engine, counters) = (engine.clone(), counters.clone());
+                move || writer::run(db, engine, counters, rx, config.max_batch.max(1))
             })
             .map_err(|e| backend(&e))?;
-        Ok(Self { engine, requests: Some(requests), writer: Some(writer) })
+        Ok(Self { engine, counters, requests: Some(requests), writer: Some(writer) })
+    }
+
+    /// How many durable transactions this handle committed, and how many writes they carried.
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+        }
     }
 
     async fn submit(&self, op: WriteOp) -> Result<KeyValue, StoreError> {

@@ -10,6 +10,7 @@
 //! It is an OS thread, not a tokio task: commits block on fsync.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::Database;
 use tokio::sync::{mpsc, oneshot};
@@ -24,8 +25,21 @@ pub(super) struct Request {
     pub(super) reply: oneshot::Sender<Result<crate::KeyValue, StoreError>>,
 }
 
+/// Durable transactions committed and the writes they carried (see `RedbStore::commit_stats`).
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) commits: AtomicU64,
+    pub(super) writes: AtomicU64,
+}
+
 /// Runs until every sender of `rx` is dropped, then closes the database.
-pub(super) fn run(db: Database, engine: Arc<Engine>, mut rx: mpsc::Receiver<Request>, max_batch: usize) {
+pub(super) fn run(
+    db: Database,
+    engine: Arc<Engine>,
+    counters: Arc<Counters>,
+    mut rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+) {
     let mut ops = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -36,7 +50,7 @@ pub(super) fn run(db: Database, engine: Arc<Engine>, mut rx: mpsc::Receiver<Requ
             ops.push(next.op);
             replies.push(next.reply);
         }
-        commit_batch(&db, &engine, &ops, replies.drain(..));
+        commit_batch(&db, &engine, &counters, &ops, replies.drain(..));
         ops.clear();
     }
     tracing::debug!("redb writer stopped");
@@ -45,6 +59,7 @@ pub(super) fn run(db: Database, engine: Arc<Engine>, mut rx: mpsc::Receiver<Requ
 fn commit_batch(
     db: &Database,
     engine: &Engine,
+    counters: &Counters,
     ops: &[WriteOp],
     replies: impl Iterator<Item = oneshot::Sender<Result<crate::KeyValue, StoreError>>>,
 ) {
@@ -53,6 +68,10 @@ fn commit_batch(
     let _entered = span.enter();
     let outcomes = match schema::persist(db, &events, engine.compacted()) {
         Ok(()) => {
+            if !events.is_empty() {
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+                counters.writes.fetch_add(events.len() as u64, Ordering::Relaxed);
+            }
             engine.apply(base, events);
             outcomes
         }
