@@ -8,6 +8,10 @@
 //! The contract mirrors etcd v3 (one global, strictly increasing revision; every write gets the
 //! next revision; `mod_revision` is the CAS token) so that an etcd backend slots in beside the
 //! embedded one without touching the API layer.
+//!
+//! Backends: [`MemoryStore`] (the fake) and [`RedbStore`] (durable, group commit) share one
+//! in-memory MVCC engine (`engine`: current state, history window, watch hub). The
+//! `conformance` module (feature `conformance`) is the suite every backend must pass.
 
 use std::pin::Pin;
 
