@@ -66,10 +66,7 @@ impl ErrorType {
     }
 
     fn shows_value(self) -> bool {
-        !matches!(
-            self,
-            Self::Required | Self::Forbidden | Self::TooLong | Self::Internal
-        )
+        !matches!(self, Self::Required | Self::Forbidden | Self::TooLong | Self::Internal)
     }
 }
 
@@ -89,12 +86,7 @@ pub struct FieldError {
 
 impl FieldError {
     /// A new error of any type.
-    pub fn new(
-        error_type: ErrorType,
-        field: impl Into<String>,
-        bad_value: Value,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(error_type: ErrorType, field: impl Into<String>, bad_value: Value, detail: impl Into<String>) -> Self {
         Self { error_type, field: field.into(), bad_value, detail: detail.into() }
     }
 
@@ -255,15 +247,8 @@ mod tests {
             r#"spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string""#
         );
         assert_eq!(FieldError::required("spec.x", "").to_string(), "spec.x: Required value");
-        let e = FieldError::not_supported(
-            "spec.color",
-            json!("pink"),
-            &["red".to_string(), "blue".to_string()],
-        );
-        assert_eq!(
-            e.to_string(),
-            r#"spec.color: Unsupported value: "pink": supported values: "red", "blue""#
-        );
+        let e = FieldError::not_supported("spec.color", json!("pink"), &["red".to_string(), "blue".to_string()]);
+        assert_eq!(e.to_string(), r#"spec.color: Unsupported value: "pink": supported values: "red", "blue""#);
         let e = FieldError::invalid("values", json!([]), "x");
         assert_eq!(e.to_string(), "values: Invalid value: []: x");
         let e = FieldError::invalid("n", json!(3), "x");

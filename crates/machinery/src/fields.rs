@@ -90,16 +90,9 @@ impl FieldSelector {
                 continue;
             }
             let Some((lhs, op, rhs)) = split_term(part) else {
-                return Err(FieldSelectorError::Term {
-                    selector: selector.to_string(),
-                    term: part.to_string(),
-                });
+                return Err(FieldSelectorError::Term { selector: selector.to_string(), term: part.to_string() });
             };
-            terms.push(FieldTerm {
-                field: lhs.to_string(),
-                operator: op,
-                value: unescape_value(rhs)?,
-            });
+            terms.push(FieldTerm { field: lhs.to_string(), operator: op, value: unescape_value(rhs)? });
         }
         Ok(Self { terms })
     }
@@ -113,11 +106,7 @@ impl FieldSelector {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let terms = pairs
             .into_iter()
-            .map(|(f, v)| FieldTerm {
-                field: f.to_string(),
-                operator: FieldOperator::Equals,
-                value: v.to_string(),
-            })
+            .map(|(f, v)| FieldTerm { field: f.to_string(), operator: FieldOperator::Equals, value: v.to_string() })
             .collect();
         Self { terms }
     }
@@ -154,10 +143,7 @@ impl FieldSelector {
 
     /// The value a selector needs for `field` when it pins one with `=` / `==`.
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
-        self.terms
-            .iter()
-            .find(|t| t.field == field && t.operator == FieldOperator::Equals)
-            .map(|t| t.value.as_str())
+        self.terms.iter().find(|t| t.field == field && t.operator == FieldOperator::Equals).map(|t| t.value.as_str())
     }
 }
 
@@ -207,11 +193,9 @@ fn split_terms(s: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
     for (i, _) in term.char_indices() {
         let rest = &term[i..];
-        for (op, kind) in [
-            ("!=", FieldOperator::NotEquals),
-            ("==", FieldOperator::Equals),
-            ("=", FieldOperator::Equals),
-        ] {
+        for (op, kind) in
+            [("!=", FieldOperator::NotEquals), ("==", FieldOperator::Equals), ("=", FieldOperator::Equals)]
+        {
             if let Some(rhs) = rest.strip_prefix(op) {
                 return Some((&term[..i], kind, rhs));
             }

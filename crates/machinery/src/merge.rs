@@ -95,11 +95,8 @@ pub fn create_merge_patch(original: &Value, modified: &Value) -> Value {
                         patch.insert(k.clone(), Value::Null);
                     }
                     Some(mv) if mv != ov => {
-                        let sub = if ov.is_object() && mv.is_object() {
-                            create_merge_patch(ov, mv)
-                        } else {
-                            mv.clone()
-                        };
+                        let sub =
+                            if ov.is_object() && mv.is_object() { create_merge_patch(ov, mv) } else { mv.clone() };
                         patch.insert(k.clone(), sub);
                     }
                     Some(_) => {}
@@ -122,10 +119,7 @@ pub fn apply_json_patch(target: &mut Value, patch: &Value) -> Result<(), JsonPat
         JsonPatchError::Malformed("json: cannot unmarshal object into Go value of type jsonpatch.Patch".into())
     })?;
     if ops.len() > MAX_JSON_PATCH_OPERATIONS {
-        return Err(JsonPatchError::TooManyOperations {
-            max: MAX_JSON_PATCH_OPERATIONS,
-            got: ops.len(),
-        });
+        return Err(JsonPatchError::TooManyOperations { max: MAX_JSON_PATCH_OPERATIONS, got: ops.len() });
     }
     let parsed: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| JsonPatchError::Malformed(format!("invalid JSON patch: {e}")))?;
@@ -150,9 +144,7 @@ fn map_error(patch: &json_patch::Patch, e: json_patch::PatchError) -> JsonPatchE
     };
     match e.kind {
         PatchErrorKind::TestFailed => JsonPatchError::TestFailed { path },
-        PatchErrorKind::InvalidFromPointer => {
-            JsonPatchError::MissingPath { op: name, path: from.unwrap_or(path) }
-        }
+        PatchErrorKind::InvalidFromPointer => JsonPatchError::MissingPath { op: name, path: from.unwrap_or(path) },
         PatchErrorKind::CannotMoveInsideItself => {
             JsonPatchError::MoveIntoChild { from: from.unwrap_or_default(), path }
         }
@@ -192,12 +184,8 @@ mod tests {
         let err = apply_json_patch(&mut doc, &json!([{"op": "test", "path": "/metadata/name", "value": "b"}]))
             .expect_err("test fails");
         assert_eq!(err.to_string(), "testing value /metadata/name failed: test failed");
-        let err = apply_json_patch(&mut doc, &json!([{"op": "remove", "path": "/spec/nope"}]))
-            .expect_err("missing");
-        assert_eq!(
-            err.to_string(),
-            "jsonpatch remove operation does not apply: doc is missing path: /spec/nope"
-        );
+        let err = apply_json_patch(&mut doc, &json!([{"op": "remove", "path": "/spec/nope"}])).expect_err("missing");
+        assert_eq!(err.to_string(), "jsonpatch remove operation does not apply: doc is missing path: /spec/nope");
         let err = apply_json_patch(&mut doc, &json!([{"op": "bogus", "path": "/x"}])).expect_err("bogus");
         assert!(matches!(err, JsonPatchError::Malformed(_)));
         let err = apply_json_patch(&mut doc, &json!({"op": "add"})).expect_err("not a list");
@@ -232,11 +220,7 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
                 proptest::collection::btree_map("[a-c]{1,2}", inner, 0..4).prop_map(move |m| {
-                    Value::Object(
-                        m.into_iter()
-                            .filter(|(_, v)| null_in_objects || !v.is_null())
-                            .collect(),
-                    )
+                    Value::Object(m.into_iter().filter(|(_, v)| null_in_objects || !v.is_null()).collect())
                 }),
             ]
         })

@@ -133,20 +133,14 @@ impl Requirement {
                 vals_json(),
                 "for 'in', 'notin' operators, values set can't be empty",
             )),
-            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => {
-                errs.push(FieldError::invalid(
-                    "values",
-                    vals_json(),
-                    "exact-match compatibility requires one single value",
-                ))
-            }
-            Operator::Exists | Operator::DoesNotExist if !values.is_empty() => {
-                errs.push(FieldError::invalid(
-                    "values",
-                    vals_json(),
-                    "values set must be empty for exists and does not exist",
-                ))
-            }
+            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => errs.push(
+                FieldError::invalid("values", vals_json(), "exact-match compatibility requires one single value"),
+            ),
+            Operator::Exists | Operator::DoesNotExist if !values.is_empty() => errs.push(FieldError::invalid(
+                "values",
+                vals_json(),
+                "values set must be empty for exists and does not exist",
+            )),
             Operator::GreaterThan | Operator::LessThan => {
                 if values.len() != 1 {
                     errs.push(FieldError::invalid(
@@ -177,11 +171,7 @@ impl Requirement {
                 ));
             }
         }
-        if errs.is_empty() {
-            Ok(Self { key: key.to_string(), operator, values })
-        } else {
-            Err(errs)
-        }
+        if errs.is_empty() { Ok(Self { key: key.to_string(), operator, values }) } else { Err(errs) }
     }
 
     /// The label key.
@@ -206,14 +196,11 @@ impl Requirement {
             Operator::In | Operator::Equals | Operator::DoubleEquals => {
                 got.is_some_and(|v| self.values.iter().any(|x| x == v))
             }
-            Operator::NotIn | Operator::NotEquals => {
-                got.is_none_or(|v| !self.values.iter().any(|x| x == v))
-            }
+            Operator::NotIn | Operator::NotEquals => got.is_none_or(|v| !self.values.iter().any(|x| x == v)),
             Operator::Exists => got.is_some(),
             Operator::DoesNotExist => got.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
-                let (Some(have), [want]) = (got.and_then(parse_go_int), self.values.as_slice())
-                else {
+                let (Some(have), [want]) = (got.and_then(parse_go_int), self.values.as_slice()) else {
                     return false;
                 };
                 let Some(want) = parse_go_int(want) else { return false };
@@ -285,11 +272,7 @@ impl LabelSelector {
     pub fn from_set<'a>(set: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
         let requirements = set
             .into_iter()
-            .map(|(k, v)| Requirement {
-                key: k.clone(),
-                operator: Operator::Equals,
-                values: vec![v.clone()],
-            })
+            .map(|(k, v)| Requirement { key: k.clone(), operator: Operator::Equals, values: vec![v.clone()] })
             .collect();
         Self::from_requirements(requirements)
     }
@@ -354,16 +337,12 @@ impl FromStr for LabelSelector {
 /// Checks a label key; `field` is the path used in the error (`key`, `<nil>`, ...).
 pub fn validate_label_key(key: &str, field: &str) -> Option<FieldError> {
     let problems = is_qualified_name(key);
-    (!problems.is_empty())
-        .then(|| FieldError::invalid(field, Value::String(key.to_string()), problems.join("; ")))
+    (!problems.is_empty()).then(|| FieldError::invalid(field, Value::String(key.to_string()), problems.join("; ")))
 }
 
 /// Checks every key and value of a label map (upstream `ValidateLabels` for
 /// `metadata.labels`): one error per problem, with `field` as the path of the map.
-pub fn validate_labels<'a>(
-    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
-    field: &str,
-) -> Vec<FieldError> {
+pub fn validate_labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>, field: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (k, v) in labels {
         for msg in is_qualified_name(k) {

@@ -98,11 +98,7 @@ impl<'a> Lexer<'a> {
             }
         }
         // A NUL byte ends the identifier but is consumed; exclude it from the literal.
-        let end = if self.s.as_bytes().get(self.pos.wrapping_sub(1)) == Some(&0) {
-            self.pos - 1
-        } else {
-            self.pos
-        };
+        let end = if self.s.as_bytes().get(self.pos.wrapping_sub(1)) == Some(&0) { self.pos - 1 } else { self.pos };
         let lit = &self.s[start..end.max(start)];
         (keyword(lit).unwrap_or(Token::Identifier), lit)
     }

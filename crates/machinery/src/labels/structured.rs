@@ -30,9 +30,8 @@ pub fn from_structured(selector: &Value) -> Result<LabelSelector, LabelSelectorE
     }
     let mut reqs = Vec::new();
     for (k, v) in match_labels.into_iter().flatten() {
-        let v = v.as_str().ok_or_else(|| {
-            LabelSelectorError::Malformed(format!("matchLabels[{k}] must be a string"))
-        })?;
+        let v =
+            v.as_str().ok_or_else(|| LabelSelectorError::Malformed(format!("matchLabels[{k}] must be a string")))?;
         let r = Requirement::new(k, Operator::Equals, vec![v.to_string()])
             .map_err(|e| LabelSelectorError::Invalid(requirement_error(&e)))?;
         reqs.push(r);
@@ -53,17 +52,12 @@ pub fn from_structured(selector: &Value) -> Result<LabelSelector, LabelSelectorE
                 .iter()
                 .map(|v| v.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    LabelSelectorError::Malformed("matchExpressions values must be strings".into())
-                })?,
+                .ok_or_else(|| LabelSelectorError::Malformed("matchExpressions values must be strings".into()))?,
             Some(_) => {
-                return Err(LabelSelectorError::Malformed(
-                    "matchExpressions values must be a list".into(),
-                ));
+                return Err(LabelSelectorError::Malformed("matchExpressions values must be a list".into()));
             }
         };
-        let r = Requirement::new(key, op, values)
-            .map_err(|e| LabelSelectorError::Invalid(requirement_error(&e)))?;
+        let r = Requirement::new(key, op, values).map_err(|e| LabelSelectorError::Invalid(requirement_error(&e)))?;
         reqs.push(r);
     }
     Ok(LabelSelector::from_requirements(reqs))

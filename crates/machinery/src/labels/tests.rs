@@ -47,7 +47,10 @@ fn bad_selectors_report_upstream_errors() {
     let cases = [
         ("x==a==b", "found '==', expected: ',' or 'end of string'"),
         ("!x=a", "found '=', expected: ',' or 'end of string'"),
-        ("x<a", "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the value must be an integer"),
+        (
+            "x<a",
+            "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the value must be an integer",
+        ),
         (",", "found ',', expected: !, identifier, or 'end of string'"),
         ("x,", "found '', expected: identifier after ','"),
         ("x in a", "unable to parse requirement: found 'a' expected: '('"),
@@ -65,7 +68,10 @@ fn bad_selectors_report_upstream_errors() {
     let err = LabelSelector::parse("A@").expect_err("bad key").to_string();
     assert!(err.starts_with("unable to parse requirement: <nil>: Invalid value: \"A@\": name part must consist of alphanumeric characters"), "{err}");
     let err = LabelSelector::parse("a=b@").expect_err("bad value").to_string();
-    assert!(err.starts_with("unable to parse requirement: values[0][a]: Invalid value: \"b@\": a valid label must be"), "{err}");
+    assert!(
+        err.starts_with("unable to parse requirement: values[0][a]: Invalid value: \"b@\": a valid label must be"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -129,15 +135,11 @@ fn structured_selectors() {
     assert!(sel.matches(&labels(&[("app", "web"), ("tier", "fe")])));
     assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "fe"), ("legacy", "")])));
 
-    let err = from_structured(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]}))
-        .expect_err("bad op");
+    let err = from_structured(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})).expect_err("bad op");
     assert_eq!(err.to_string(), "\"Gt\" is not a valid label selector operator");
-    let err = from_structured(&json!({"matchExpressions": [{"key": "a", "operator": "In"}]}))
-        .expect_err("empty values");
-    assert_eq!(
-        err.to_string(),
-        "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
-    );
+    let err =
+        from_structured(&json!({"matchExpressions": [{"key": "a", "operator": "In"}]})).expect_err("empty values");
+    assert_eq!(err.to_string(), "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty");
     let err = from_structured(&json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}))
         .expect_err("values with exists");
     assert_eq!(
@@ -155,10 +157,7 @@ fn json_map_labels() {
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[a-z]([a-z0-9._-]{0,6}[a-z0-9])?",
-        "[a-z]{1,5}\\.[a-z]{2,3}/[A-Za-z][A-Za-z0-9]{0,5}",
-    ]
+    prop_oneof!["[a-z]([a-z0-9._-]{0,6}[a-z0-9])?", "[a-z]{1,5}\\.[a-z]{2,3}/[A-Za-z][A-Za-z0-9]{0,5}",]
 }
 
 fn value_strategy() -> impl Strategy<Value = String> {
@@ -170,15 +169,15 @@ fn requirement_strategy() -> impl Strategy<Value = String> {
         .prop_map(|(k, v, vs, op, n)| {
             let vs: Vec<String> = vs.into_iter().collect();
             match op {
-            0 => format!("{k}={v}"),
-            1 => format!("{k}=={v}"),
-            2 => format!("{k}!={v}"),
-            3 => format!("{k} in ({})", vs.join(",")),
-            4 => format!("{k} notin ({})", vs.join(",")),
-            5 => k,
-            6 => format!("!{k}"),
-            7 => format!("{k}>{}", n.abs()),
-            _ => format!("{k} < {}", n.abs()),
+                0 => format!("{k}={v}"),
+                1 => format!("{k}=={v}"),
+                2 => format!("{k}!={v}"),
+                3 => format!("{k} in ({})", vs.join(",")),
+                4 => format!("{k} notin ({})", vs.join(",")),
+                5 => k,
+                6 => format!("!{k}"),
+                7 => format!("{k}>{}", n.abs()),
+                _ => format!("{k} < {}", n.abs()),
             }
         })
 }

@@ -100,7 +100,12 @@ fn apply_retain_keys(original: &mut Map<String, Value>, patch: &Map<String, Valu
     let Value::Array(keys) = rk else { return Err(E::BadRetainKeys) };
     let listed = |k: &str| keys.iter().any(|v| v.as_str() == Some(k));
     for (k, v) in patch {
-        if v.is_null() || k == RETAIN_KEYS || k == DIRECTIVE || k.starts_with(DELETE_PREFIX) || k.starts_with(ORDER_PREFIX) {
+        if v.is_null()
+            || k == RETAIN_KEYS
+            || k == DIRECTIVE
+            || k.starts_with(DELETE_PREFIX)
+            || k.starts_with(ORDER_PREFIX)
+        {
             continue;
         }
         if !listed(k) {

@@ -159,19 +159,14 @@ fn merge_object_list<'p>(
         }
     }
     if replace {
-        return regular
-            .into_iter()
-            .map(|m| merge_map(Map::new(), m, ctx.path, ctx.meta).map(Value::Object))
-            .collect();
+        return regular.into_iter().map(|m| merge_map(Map::new(), m, ctx.path, ctx.meta).map(Value::Object)).collect();
     }
     let server_order = original.clone();
     let mut patch_order = Vec::with_capacity(regular.len());
     for m in regular {
         let item = Value::Object(m.clone());
         let want = key_value(&item, key)?.clone();
-        let found = original
-            .iter()
-            .position(|o| o.get(key).is_some_and(|v| scalar_eq(v, &want)));
+        let found = original.iter().position(|o| o.get(key).is_some_and(|v| scalar_eq(v, &want)));
         match found {
             Some(i) => {
                 let Value::Object(o) = std::mem::take(&mut original[i]) else {

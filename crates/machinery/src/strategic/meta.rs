@@ -86,8 +86,7 @@ impl PatchMeta for PatchMetaTable {
             .iter()
             .find(|(pattern, _)| {
                 let segs: Vec<&str> = pattern.split('.').collect();
-                segs.len() == path.len()
-                    && segs.iter().zip(path).all(|(s, p)| *s == "*" || s == p)
+                segs.len() == path.len() && segs.iter().zip(path).all(|(s, p)| *s == "*" || s == p)
             })
             .map(|(_, s)| s.clone())
     }
@@ -131,10 +130,7 @@ pub struct BuiltinPatchMeta {
 /// `None` for kinds upstream does not serve (custom resources do not support strategic merge
 /// patch).
 pub fn builtin_patch_meta(api_version: &str, kind: &str) -> Option<BuiltinPatchMeta> {
-    KINDS
-        .iter()
-        .find(|(v, k, _)| *v == api_version && *k == kind)
-        .map(|(_, _, root)| BuiltinPatchMeta { root })
+    KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind).map(|(_, _, root)| BuiltinPatchMeta { root })
 }
 
 /// All built-in `(apiVersion, kind)` pairs [`builtin_patch_meta`] knows.
@@ -156,9 +152,7 @@ impl PatchMeta for BuiltinPatchMeta {
             if i + 1 == path.len() {
                 return match field.strategy {
                     TableStrategy::N => None,
-                    TableStrategy::M(key) => {
-                        Some(PatchStrategy::Merge { merge_key: key.map(str::to_string) })
-                    }
+                    TableStrategy::M(key) => Some(PatchStrategy::Merge { merge_key: key.map(str::to_string) }),
                     TableStrategy::R => Some(PatchStrategy::Replace),
                 };
             }
@@ -216,7 +210,10 @@ mod tests {
 
         let deploy = builtin_patch_meta("apps/v1", "Deployment").expect("deployment");
         assert_eq!(deploy.strategy(&["spec", "template", "spec", "containers"]), by("name"));
-        assert_eq!(deploy.strategy(&["spec", "template", "metadata", "finalizers"]), Some(PatchStrategy::merge_scalars()));
+        assert_eq!(
+            deploy.strategy(&["spec", "template", "metadata", "finalizers"]),
+            Some(PatchStrategy::merge_scalars())
+        );
         assert_eq!(deploy.strategy(&["status", "conditions"]), by("type"));
         let cj = builtin_patch_meta("batch/v1", "CronJob").expect("cronjob");
         assert_eq!(cj.strategy(&["spec", "jobTemplate", "spec", "template", "spec", "containers", "env"]), by("name"));
@@ -234,11 +231,27 @@ mod tests {
         assert_eq!(pdb.strategy(&["spec", "selector"]), Some(PatchStrategy::Replace));
         let crd = builtin_patch_meta("apiextensions.k8s.io/v1", "CustomResourceDefinition").expect("crd");
         assert_eq!(
-            crd.strategy(&["spec", "versions", "schema", "openAPIV3Schema", "properties", "spec", "x-kubernetes-validations"]),
+            crd.strategy(&[
+                "spec",
+                "versions",
+                "schema",
+                "openAPIV3Schema",
+                "properties",
+                "spec",
+                "x-kubernetes-validations"
+            ]),
             by("rule")
         );
-        for (v, k) in [("v1", "Namespace"), ("v1", "Endpoints"), ("v1", "ResourceQuota"), ("v1", "LimitRange"),
-            ("v1", "Event"), ("events.k8s.io/v1", "Event"), ("coordination.k8s.io/v1", "Lease"), ("v1", "ConfigMap")] {
+        for (v, k) in [
+            ("v1", "Namespace"),
+            ("v1", "Endpoints"),
+            ("v1", "ResourceQuota"),
+            ("v1", "LimitRange"),
+            ("v1", "Event"),
+            ("events.k8s.io/v1", "Event"),
+            ("coordination.k8s.io/v1", "Lease"),
+            ("v1", "ConfigMap"),
+        ] {
             let m = builtin_patch_meta(v, k).unwrap_or_else(|| panic!("{v} {k}"));
             assert_eq!(m.strategy(&["metadata", "ownerReferences"]), by("uid"), "{v} {k}");
         }

@@ -22,8 +22,7 @@ mod meta;
 use serde_json::Value;
 
 pub use meta::{
-    BuiltinPatchMeta, NoPatchMeta, PatchMeta, PatchMetaTable, PatchStrategy, builtin_kinds,
-    builtin_patch_meta,
+    BuiltinPatchMeta, NoPatchMeta, PatchMeta, PatchMetaTable, PatchStrategy, builtin_kinds, builtin_patch_meta,
 };
 
 use crate::merge::{DepthError, check_depth};
@@ -90,19 +89,12 @@ pub enum StrategicMergeError {
 impl StrategicMergeError {
     /// True for errors upstream reports as `400 Bad Request` (the rest are 422 or 500).
     pub fn is_bad_request(&self) -> bool {
-        matches!(
-            self,
-            Self::BadJsonDoc | Self::BadPrimitiveList | Self::BadRetainKeys | Self::BadSetElementOrder
-        )
+        matches!(self, Self::BadJsonDoc | Self::BadPrimitiveList | Self::BadRetainKeys | Self::BadSetElementOrder)
     }
 }
 
 /// Applies `patch` to `original` and returns the result. Both must be JSON objects.
-pub fn apply(
-    original: &Value,
-    patch: &Value,
-    meta: &dyn PatchMeta,
-) -> Result<Value, StrategicMergeError> {
+pub fn apply(original: &Value, patch: &Value, meta: &dyn PatchMeta) -> Result<Value, StrategicMergeError> {
     let (Value::Object(orig), Value::Object(p)) = (original, patch) else {
         return Err(StrategicMergeError::BadJsonDoc);
     };

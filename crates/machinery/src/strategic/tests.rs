@@ -18,8 +18,7 @@ fn merge_item_meta(path: &[&str]) -> Option<PatchStrategy> {
 }
 
 fn check(original: Value, patch: Value, want: Value) {
-    let got = apply(&original, &patch, &merge_item_meta)
-        .unwrap_or_else(|e| panic!("patch {patch} failed: {e}"));
+    let got = apply(&original, &patch, &merge_item_meta).unwrap_or_else(|e| panic!("patch {patch} failed: {e}"));
     assert_eq!(got, want, "\noriginal {original}\npatch    {patch}");
 }
 
@@ -43,7 +42,11 @@ fn maps_merge_and_null_deletes() {
 
 #[test]
 fn map_directives() {
-    check(json!({"simpleMap": {"key1": 1, "key2": 1}}), json!({"simpleMap": {"$patch": "delete"}}), json!({"simpleMap": {}}));
+    check(
+        json!({"simpleMap": {"key1": 1, "key2": 1}}),
+        json!({"simpleMap": {"$patch": "delete"}}),
+        json!({"simpleMap": {}}),
+    );
     check(json!({"name": 1, "value": 1}), json!({"$patch": "replace"}), json!({}));
     check(json!({"name": 1, "value": 1}), json!({"other": "a", "$patch": "replace"}), json!({"other": "a"}));
     check(json!({"a": {"x": 1}}), json!({"a": {"y": 2, "$patch": "merge"}}), json!({"a": {"x": 1, "y": 2}}));
@@ -57,7 +60,11 @@ fn map_directives() {
 
 #[test]
 fn lists_without_strategy_are_replaced() {
-    check(json!({"nonMergingIntList": [1, 2]}), json!({"nonMergingIntList": [2, 3]}), json!({"nonMergingIntList": [2, 3]}));
+    check(
+        json!({"nonMergingIntList": [1, 2]}),
+        json!({"nonMergingIntList": [2, 3]}),
+        json!({"nonMergingIntList": [2, 3]}),
+    );
     check(
         json!({"nonMergingList": [{"name": 1}, {"name": 2}]}),
         json!({"nonMergingList": [{"name": 3, "$patch": "delete"}]}),
@@ -82,7 +89,11 @@ fn merging_lists_of_maps() {
         json!({"mergingList": [{"name": 1, "$patch": "delete"}, {"name": 3, "$patch": "delete"}]}),
         json!({"mergingList": [{"name": 2, "value": "a"}]}),
     );
-    check(json!({"mergingList": [{"name": 1}, {"name": 2}]}), json!({"mergingList": [{"$patch": "replace"}]}), json!({"mergingList": []}));
+    check(
+        json!({"mergingList": [{"name": 1}, {"name": 2}]}),
+        json!({"mergingList": [{"$patch": "replace"}]}),
+        json!({"mergingList": []}),
+    );
     check(json!({"mergingList": []}), json!({"mergingList": []}), json!({"mergingList": []}));
     check(
         json!({"mergingList": [{"name": 1, "value": "a"}]}),
@@ -94,8 +105,16 @@ fn merging_lists_of_maps() {
         json!({"mergingList": [{"name": 1, "mergingList": [{"name": "y"}]}]}),
         json!({"mergingList": [{"name": 1, "mergingList": [{"name": "y"}, {"name": "x", "v": 1}]}]}),
     );
-    check_err(json!({"mergingList": [{"name": 1, "value": "a"}]}), json!({"mergingList": [{"value": "b"}]}), "does not contain declared merge key");
-    check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [{"name": 1, "$patch": "merge"}]}), "merging lists cannot yet be specified");
+    check_err(
+        json!({"mergingList": [{"name": 1, "value": "a"}]}),
+        json!({"mergingList": [{"value": "b"}]}),
+        "does not contain declared merge key",
+    );
+    check_err(
+        json!({"mergingList": [{"name": 1}]}),
+        json!({"mergingList": [{"name": 1, "$patch": "merge"}]}),
+        "merging lists cannot yet be specified",
+    );
     check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [[1]]}), "lists of lists");
 }
 
@@ -112,20 +131,48 @@ fn order_of_merged_lists() {
         json!({"mergingList": [{"name": 3, "value": "c"}, {"name": 1, "value": "a"}]}),
         json!({"mergingList": [{"name": 2, "value": "b"}, {"name": 3, "value": "c"}, {"name": 1, "value": "a"}]}),
     );
-    check(json!({"mergingIntList": [1, 2, 3]}), json!({"mergingIntList": [3, 1, 2]}), json!({"mergingIntList": [3, 1, 2]}));
-    check(json!({"mergingIntList": [1, 2, 3]}), json!({"mergingIntList": [3, 1]}), json!({"mergingIntList": [2, 3, 1]}));
+    check(
+        json!({"mergingIntList": [1, 2, 3]}),
+        json!({"mergingIntList": [3, 1, 2]}),
+        json!({"mergingIntList": [3, 1, 2]}),
+    );
+    check(
+        json!({"mergingIntList": [1, 2, 3]}),
+        json!({"mergingIntList": [3, 1]}),
+        json!({"mergingIntList": [2, 3, 1]}),
+    );
     // New items come first without $setElementOrder, as upstream.
-    check(json!({"mergingList": [{"name": "a"}]}), json!({"mergingList": [{"name": "b"}]}), json!({"mergingList": [{"name": "b"}, {"name": "a"}]}));
+    check(
+        json!({"mergingList": [{"name": "a"}]}),
+        json!({"mergingList": [{"name": "b"}]}),
+        json!({"mergingList": [{"name": "b"}, {"name": "a"}]}),
+    );
 }
 
 #[test]
 fn primitive_lists() {
     check(json!({"mergingIntList": [1, 2]}), json!({"mergingIntList": [2, 3]}), json!({"mergingIntList": [1, 2, 3]}));
-    check(json!({"mergingIntList": [1, 2, 3]}), json!({"$deleteFromPrimitiveList/mergingIntList": [2]}), json!({"mergingIntList": [1, 3]}));
-    check(json!({"mergingIntList": [1, 2]}), json!({"$deleteFromPrimitiveList/mergingIntList": [3]}), json!({"mergingIntList": [1, 2]}));
-    check(json!({"mergingIntList": null}), json!({"$deleteFromPrimitiveList/mergingIntList": [3]}), json!({"mergingIntList": null}));
+    check(
+        json!({"mergingIntList": [1, 2, 3]}),
+        json!({"$deleteFromPrimitiveList/mergingIntList": [2]}),
+        json!({"mergingIntList": [1, 3]}),
+    );
+    check(
+        json!({"mergingIntList": [1, 2]}),
+        json!({"$deleteFromPrimitiveList/mergingIntList": [3]}),
+        json!({"mergingIntList": [1, 2]}),
+    );
+    check(
+        json!({"mergingIntList": null}),
+        json!({"$deleteFromPrimitiveList/mergingIntList": [3]}),
+        json!({"mergingIntList": null}),
+    );
     check(json!({"foo": ["bar"]}), json!({"$deleteFromPrimitiveList/mergingIntList": [3]}), json!({"foo": ["bar"]}));
-    check(json!({"nonMergingIntList": [1, 2, 3]}), json!({"$deleteFromPrimitiveList/nonMergingIntList": [2]}), json!({"nonMergingIntList": [1, 3]}));
+    check(
+        json!({"nonMergingIntList": [1, 2, 3]}),
+        json!({"$deleteFromPrimitiveList/nonMergingIntList": [2]}),
+        json!({"nonMergingIntList": [1, 3]}),
+    );
     check(
         json!({"mergingIntList": [1, 2, 3, 3, 4]}),
         json!({"$setElementOrder/mergingIntList": [1, 2], "$deleteFromPrimitiveList/mergingIntList": [3]}),
@@ -150,7 +197,11 @@ fn set_element_order() {
         json!({"$setElementOrder/mergingList": [{"name": 3}, {"name": 2}, {"name": 1}], "mergingList": [{"name": 3, "value": 3}, {"name": 1, "value": 1}]}),
         json!({"mergingList": [{"name": 3, "value": 3}, {"name": 1, "value": 1}]}),
     );
-    check(json!({"mergingIntList": [1, 3]}), json!({"$setElementOrder/mergingIntList": [3, 2, 1]}), json!({"mergingIntList": [3, 1]}));
+    check(
+        json!({"mergingIntList": [1, 3]}),
+        json!({"$setElementOrder/mergingIntList": [3, 2, 1]}),
+        json!({"mergingIntList": [3, 1]}),
+    );
     check(
         json!({"name": "hi", "mergingList": [{"name": "hello2"}]}),
         json!({"$setElementOrder/mergingList": [{"name": "hello"}, {"name": "doesntexist"}], "mergingList": [{"name": "hello"}, {"$patch": "delete", "name": "doesntexist"}]}),
@@ -180,13 +231,21 @@ fn new_fields_have_directives_processed() {
 
 #[test]
 fn retain_keys() {
-    check(json!({"retainKeysMap": {"name": "foo"}}), json!({"retainKeysMap": {"value": "bar"}}), json!({"retainKeysMap": {"name": "foo", "value": "bar"}}));
+    check(
+        json!({"retainKeysMap": {"name": "foo"}}),
+        json!({"retainKeysMap": {"value": "bar"}}),
+        json!({"retainKeysMap": {"name": "foo", "value": "bar"}}),
+    );
     check(
         json!({"retainKeysMap": {"name": "foo", "value": "a", "other": "b"}}),
         json!({"retainKeysMap": {"$retainKeys": ["name", "value"], "value": "c"}}),
         json!({"retainKeysMap": {"name": "foo", "value": "c"}}),
     );
-    check_err(json!({"retainKeysMap": {}}), json!({"retainKeysMap": {"$retainKeys": ["name"], "value": "c"}}), "retainKeys");
+    check_err(
+        json!({"retainKeysMap": {}}),
+        json!({"retainKeysMap": {"$retainKeys": ["name"], "value": "c"}}),
+        "retainKeys",
+    );
     check_err(json!({"retainKeysMap": {}}), json!({"retainKeysMap": {"$retainKeys": "name"}}), "retainKeys");
 }
 
@@ -239,10 +298,15 @@ fn arb_json() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
             proptest::collection::btree_map(
                 prop_oneof![
-                    Just("name".to_string()), Just("mergingList".to_string()), Just("mergingIntList".to_string()),
-                    Just("$patch".to_string()), Just("$retainKeys".to_string()),
-                    Just("$setElementOrder/mergingList".to_string()), Just("$deleteFromPrimitiveList/mergingIntList".to_string()),
-                    Just("replacingItem".to_string()), "[a-c]".prop_map(String::from),
+                    Just("name".to_string()),
+                    Just("mergingList".to_string()),
+                    Just("mergingIntList".to_string()),
+                    Just("$patch".to_string()),
+                    Just("$retainKeys".to_string()),
+                    Just("$setElementOrder/mergingList".to_string()),
+                    Just("$deleteFromPrimitiveList/mergingIntList".to_string()),
+                    Just("replacingItem".to_string()),
+                    "[a-c]".prop_map(String::from),
                 ],
                 inner,
                 0..5,
@@ -253,7 +317,11 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn arb_plain() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![any::<bool>().prop_map(Value::from), (0..4i32).prop_map(Value::from), "[a-c]".prop_map(Value::from)];
+    let leaf = prop_oneof![
+        any::<bool>().prop_map(Value::from),
+        (0..4i32).prop_map(Value::from),
+        "[a-c]".prop_map(Value::from)
+    ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
