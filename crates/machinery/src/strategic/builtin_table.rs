@@ -6,749 +6,431 @@ use super::meta::{FieldDef as F, TableStrategy::*, TypeDef as T};
 /// Types reachable from a served kind that carry a patch strategy somewhere below them,
 /// sorted by name for binary search.
 pub(super) static TYPES: &[T] = &[
-    T {
-        name: "admissionregistration.v1.MutatingAdmissionPolicy",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "spec",
-                strategy: N,
-                child: Some("admissionregistration.v1.MutatingAdmissionPolicySpec"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "admissionregistration.v1.MutatingAdmissionPolicyBinding",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "admissionregistration.v1.MutatingAdmissionPolicySpec",
-        fields: &[F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "admissionregistration.v1.MutatingWebhook",
-        fields: &[F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "admissionregistration.v1.MutatingWebhookConfiguration",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "webhooks",
-                strategy: M(Some("name")),
-                child: Some("admissionregistration.v1.MutatingWebhook"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "admissionregistration.v1.ValidatingAdmissionPolicy",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "spec",
-                strategy: N,
-                child: Some("admissionregistration.v1.ValidatingAdmissionPolicySpec"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "admissionregistration.v1.ValidatingAdmissionPolicyBinding",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "admissionregistration.v1.ValidatingAdmissionPolicySpec",
-        fields: &[
-            F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "variables", strategy: M(Some("name")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "admissionregistration.v1.ValidatingWebhook",
-        fields: &[F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "admissionregistration.v1.ValidatingWebhookConfiguration",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "webhooks",
-                strategy: M(Some("name")),
-                child: Some("admissionregistration.v1.ValidatingWebhook"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "apiextensions.v1.CustomResourceDefinition",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "spec",
-                strategy: N,
-                child: Some("apiextensions.v1.CustomResourceDefinitionSpec"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "apiextensions.v1.CustomResourceDefinitionSpec",
-        fields: &[F {
-            name: "versions",
-            strategy: N,
-            child: Some("apiextensions.v1.CustomResourceDefinitionVersion"),
-            map_values: false,
-        }],
-    },
-    T {
-        name: "apiextensions.v1.CustomResourceDefinitionVersion",
-        fields: &[F {
-            name: "schema",
-            strategy: N,
-            child: Some("apiextensions.v1.CustomResourceValidation"),
-            map_values: false,
-        }],
-    },
-    T {
-        name: "apiextensions.v1.CustomResourceValidation",
-        fields: &[F {
-            name: "openAPIV3Schema",
-            strategy: N,
-            child: Some("apiextensions.v1.JSONSchemaProps"),
-            map_values: false,
-        }],
-    },
-    T {
-        name: "apiextensions.v1.JSONSchemaProps",
-        fields: &[
-            F { name: "allOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
-            F { name: "anyOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
-            F { name: "definitions", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: true },
-            F { name: "not", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
-            F { name: "oneOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
-            F {
-                name: "patternProperties",
-                strategy: N,
-                child: Some("apiextensions.v1.JSONSchemaProps"),
-                map_values: true,
-            },
-            F { name: "properties", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: true },
-            F { name: "x-kubernetes-validations", strategy: M(Some("rule")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.ControllerRevision",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "apps.v1.DaemonSet",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("apps.v1.DaemonSetSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("apps.v1.DaemonSetStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.DaemonSetSpec",
-        fields: &[F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false }],
-    },
-    T {
-        name: "apps.v1.DaemonSetStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "apps.v1.Deployment",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("apps.v1.DeploymentSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("apps.v1.DeploymentStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.DeploymentSpec",
-        fields: &[
-            F { name: "strategy", strategy: N, child: None, map_values: false },
-            F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.DeploymentStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "apps.v1.ReplicaSet",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("apps.v1.ReplicaSetSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("apps.v1.ReplicaSetStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.ReplicaSetSpec",
-        fields: &[F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false }],
-    },
-    T {
-        name: "apps.v1.ReplicaSetStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "apps.v1.StatefulSet",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("apps.v1.StatefulSetSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("apps.v1.StatefulSetStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "apps.v1.StatefulSetSpec",
-        fields: &[
-            F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
-            F {
-                name: "volumeClaimTemplates",
-                strategy: N,
-                child: Some("core.v1.PersistentVolumeClaim"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "apps.v1.StatefulSetStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "autoscaling.v1.HorizontalPodAutoscaler",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "autoscaling.v1.Scale",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "autoscaling.v2.HorizontalPodAutoscaler",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "status",
-                strategy: N,
-                child: Some("autoscaling.v2.HorizontalPodAutoscalerStatus"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "autoscaling.v2.HorizontalPodAutoscalerStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "batch.v1.CronJob",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("batch.v1.CronJobSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "batch.v1.CronJobSpec",
-        fields: &[F { name: "jobTemplate", strategy: N, child: Some("batch.v1.JobTemplateSpec"), map_values: false }],
-    },
-    T {
-        name: "batch.v1.Job",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("batch.v1.JobSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("batch.v1.JobStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "batch.v1.JobSchedulingConfiguration",
-        fields: &[F { name: "resourceClaims", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "batch.v1.JobSpec",
-        fields: &[
-            F {
-                name: "scheduling",
-                strategy: N,
-                child: Some("batch.v1.JobSchedulingConfiguration"),
-                map_values: false,
-            },
-            F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "batch.v1.JobStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "batch.v1.JobTemplateSpec",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("batch.v1.JobSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "certificates.v1.CertificateSigningRequest",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "certificates.v1.ClusterTrustBundle",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "certificates.v1.PodCertificateRequest",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "status",
-                strategy: N,
-                child: Some("certificates.v1.PodCertificateRequestStatus"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "certificates.v1.PodCertificateRequestStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "coordination.v1.Lease",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Binding",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.ComponentStatus",
-        fields: &[
-            F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.ConfigMap",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Container",
-        fields: &[
-            F { name: "env", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "ports", strategy: M(Some("containerPort")), child: None, map_values: false },
-            F { name: "volumeDevices", strategy: M(Some("devicePath")), child: None, map_values: false },
-            F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.ContainerStatus",
-        fields: &[
-            F { name: "allocatedResourcesStatus", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.Endpoints",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.EphemeralContainer",
-        fields: &[
-            F { name: "env", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "ports", strategy: M(Some("containerPort")), child: None, map_values: false },
-            F { name: "volumeDevices", strategy: M(Some("devicePath")), child: None, map_values: false },
-            F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.EphemeralVolumeSource",
-        fields: &[F {
-            name: "volumeClaimTemplate",
-            strategy: N,
-            child: Some("core.v1.PersistentVolumeClaimTemplate"),
-            map_values: false,
-        }],
-    },
-    T {
-        name: "core.v1.Event",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.LimitRange",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Namespace",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.NamespaceStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.NamespaceStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.Node",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("core.v1.NodeSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.NodeStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.NodeAllocatableResourceClaimStatus",
-        fields: &[
-            F { name: "mapping", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "overhead", strategy: M(Some("name")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.NodeSpec",
-        fields: &[F { name: "podCIDRs", strategy: M(None), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.NodeStatus",
-        fields: &[
-            F { name: "addresses", strategy: M(Some("type")), child: None, map_values: false },
-            F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PersistentVolume",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.PersistentVolumeClaim",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.PersistentVolumeClaimStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PersistentVolumeClaimStatus",
-        fields: &[
-            F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
-            F { name: "healthStatus", strategy: N, child: Some("core.v1.VolumeHealthStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PersistentVolumeClaimTemplate",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Pod",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("core.v1.PodSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.PodStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PodSpec",
-        fields: &[
-            F { name: "containers", strategy: M(Some("name")), child: Some("core.v1.Container"), map_values: false },
-            F {
-                name: "ephemeralContainers",
-                strategy: M(Some("name")),
-                child: Some("core.v1.EphemeralContainer"),
-                map_values: false,
-            },
-            F { name: "evictionResponders", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "hostAliases", strategy: M(Some("ip")), child: None, map_values: false },
-            F { name: "imagePullSecrets", strategy: M(Some("name")), child: None, map_values: false },
-            F {
-                name: "initContainers",
-                strategy: M(Some("name")),
-                child: Some("core.v1.Container"),
-                map_values: false,
-            },
-            F { name: "resourceClaims", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "schedulingGates", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "topologySpreadConstraints", strategy: M(Some("topologyKey")), child: None, map_values: false },
-            F { name: "volumes", strategy: M(Some("name")), child: Some("core.v1.Volume"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PodStatus",
-        fields: &[
-            F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
-            F { name: "containerStatuses", strategy: N, child: Some("core.v1.ContainerStatus"), map_values: false },
-            F {
-                name: "ephemeralContainerStatuses",
-                strategy: N,
-                child: Some("core.v1.ContainerStatus"),
-                map_values: false,
-            },
-            F { name: "hostIPs", strategy: M(Some("ip")), child: None, map_values: false },
-            F { name: "initContainerStatuses", strategy: N, child: Some("core.v1.ContainerStatus"), map_values: false },
-            F {
-                name: "nodeAllocatableResourceClaimStatuses",
-                strategy: M(Some("resourceClaimName")),
-                child: Some("core.v1.NodeAllocatableResourceClaimStatus"),
-                map_values: false,
-            },
-            F { name: "podIPs", strategy: M(Some("ip")), child: None, map_values: false },
-            F { name: "resourceClaimStatuses", strategy: M(Some("name")), child: None, map_values: false },
-            F { name: "volumeHealth", strategy: N, child: Some("core.v1.PodVolumeHealth"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PodTemplate",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PodTemplateSpec",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("core.v1.PodSpec"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.PodVolumeHealth",
-        fields: &[F { name: "healthConditions", strategy: M(Some("status")), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.ReplicationController",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("core.v1.ReplicationControllerSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.ReplicationControllerStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.ReplicationControllerSpec",
-        fields: &[F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false }],
-    },
-    T {
-        name: "core.v1.ReplicationControllerStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.ResourceQuota",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Secret",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "core.v1.Service",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("core.v1.ServiceSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("core.v1.ServiceStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.ServiceAccount",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "secrets", strategy: M(Some("name")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "core.v1.ServiceSpec",
-        fields: &[F { name: "ports", strategy: M(Some("port")), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.ServiceStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "core.v1.Volume",
-        fields: &[F {
-            name: "ephemeral",
-            strategy: N,
-            child: Some("core.v1.EphemeralVolumeSource"),
-            map_values: false,
-        }],
-    },
-    T {
-        name: "core.v1.VolumeHealthStatus",
-        fields: &[F { name: "healthConditions", strategy: M(Some("status")), child: None, map_values: false }],
-    },
-    T {
-        name: "discovery.v1.EndpointSlice",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "events.v1.Event",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "flowcontrol.v1.FlowSchema",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "status", strategy: N, child: Some("flowcontrol.v1.FlowSchemaStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "flowcontrol.v1.FlowSchemaStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "flowcontrol.v1.PriorityLevelConfiguration",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F {
-                name: "status",
-                strategy: N,
-                child: Some("flowcontrol.v1.PriorityLevelConfigurationStatus"),
-                map_values: false,
-            },
-        ],
-    },
-    T {
-        name: "flowcontrol.v1.PriorityLevelConfigurationStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "meta.v1.ObjectMeta",
-        fields: &[
-            F { name: "finalizers", strategy: M(None), child: None, map_values: false },
-            F { name: "ownerReferences", strategy: M(Some("uid")), child: None, map_values: false },
-        ],
-    },
-    T {
-        name: "networking.v1.IPAddress",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "networking.v1.Ingress",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "networking.v1.IngressClass",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "networking.v1.NetworkPolicy",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "networking.v1.ServiceCIDR",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "status", strategy: N, child: Some("networking.v1.ServiceCIDRStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "networking.v1.ServiceCIDRStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "node.v1.RuntimeClass",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "policy.v1.Eviction",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "policy.v1.PodDisruptionBudget",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("policy.v1.PodDisruptionBudgetSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("policy.v1.PodDisruptionBudgetStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "policy.v1.PodDisruptionBudgetSpec",
-        fields: &[F { name: "selector", strategy: R, child: None, map_values: false }],
-    },
-    T {
-        name: "policy.v1.PodDisruptionBudgetStatus",
-        fields: &[F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false }],
-    },
-    T {
-        name: "rbac.v1.ClusterRole",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "rbac.v1.ClusterRoleBinding",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "rbac.v1.Role",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "rbac.v1.RoleBinding",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "scheduling.v1.PriorityClass",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "storage.v1.CSIDriver",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "storage.v1.CSINode",
-        fields: &[
-            F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
-            F { name: "spec", strategy: N, child: Some("storage.v1.CSINodeSpec"), map_values: false },
-            F { name: "status", strategy: N, child: Some("storage.v1.CSINodeStatus"), map_values: false },
-        ],
-    },
-    T {
-        name: "storage.v1.CSINodeSpec",
-        fields: &[F { name: "drivers", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "storage.v1.CSINodeStatus",
-        fields: &[F { name: "storageHealth", strategy: M(Some("name")), child: None, map_values: false }],
-    },
-    T {
-        name: "storage.v1.CSIStorageCapacity",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "storage.v1.StorageClass",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "storage.v1.VolumeAttachment",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
-    T {
-        name: "storage.v1.VolumeAttributesClass",
-        fields: &[F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false }],
-    },
+    T { name: "admissionregistration.v1.MutatingAdmissionPolicy", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("admissionregistration.v1.MutatingAdmissionPolicySpec"), map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.MutatingAdmissionPolicyBinding", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.MutatingAdmissionPolicySpec", fields: &[
+        F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.MutatingWebhook", fields: &[
+        F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.MutatingWebhookConfiguration", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "webhooks", strategy: M(Some("name")), child: Some("admissionregistration.v1.MutatingWebhook"), map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.ValidatingAdmissionPolicy", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("admissionregistration.v1.ValidatingAdmissionPolicySpec"), map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.ValidatingAdmissionPolicyBinding", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.ValidatingAdmissionPolicySpec", fields: &[
+        F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "variables", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.ValidatingWebhook", fields: &[
+        F { name: "matchConditions", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "admissionregistration.v1.ValidatingWebhookConfiguration", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "webhooks", strategy: M(Some("name")), child: Some("admissionregistration.v1.ValidatingWebhook"), map_values: false },
+    ] },
+    T { name: "apiextensions.v1.CustomResourceDefinition", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("apiextensions.v1.CustomResourceDefinitionSpec"), map_values: false },
+    ] },
+    T { name: "apiextensions.v1.CustomResourceDefinitionSpec", fields: &[
+        F { name: "versions", strategy: N, child: Some("apiextensions.v1.CustomResourceDefinitionVersion"), map_values: false },
+    ] },
+    T { name: "apiextensions.v1.CustomResourceDefinitionVersion", fields: &[
+        F { name: "schema", strategy: N, child: Some("apiextensions.v1.CustomResourceValidation"), map_values: false },
+    ] },
+    T { name: "apiextensions.v1.CustomResourceValidation", fields: &[
+        F { name: "openAPIV3Schema", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
+    ] },
+    T { name: "apiextensions.v1.JSONSchemaProps", fields: &[
+        F { name: "allOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
+        F { name: "anyOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
+        F { name: "definitions", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: true },
+        F { name: "not", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
+        F { name: "oneOf", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: false },
+        F { name: "patternProperties", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: true },
+        F { name: "properties", strategy: N, child: Some("apiextensions.v1.JSONSchemaProps"), map_values: true },
+        F { name: "x-kubernetes-validations", strategy: M(Some("rule")), child: None, map_values: false },
+    ] },
+    T { name: "apps.v1.ControllerRevision", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "apps.v1.DaemonSet", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("apps.v1.DaemonSetSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("apps.v1.DaemonSetStatus"), map_values: false },
+    ] },
+    T { name: "apps.v1.DaemonSetSpec", fields: &[
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "apps.v1.DaemonSetStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "apps.v1.Deployment", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("apps.v1.DeploymentSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("apps.v1.DeploymentStatus"), map_values: false },
+    ] },
+    T { name: "apps.v1.DeploymentSpec", fields: &[
+        F { name: "strategy", strategy: N, child: None, map_values: false },
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "apps.v1.DeploymentStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "apps.v1.ReplicaSet", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("apps.v1.ReplicaSetSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("apps.v1.ReplicaSetStatus"), map_values: false },
+    ] },
+    T { name: "apps.v1.ReplicaSetSpec", fields: &[
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "apps.v1.ReplicaSetStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "apps.v1.StatefulSet", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("apps.v1.StatefulSetSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("apps.v1.StatefulSetStatus"), map_values: false },
+    ] },
+    T { name: "apps.v1.StatefulSetSpec", fields: &[
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+        F { name: "volumeClaimTemplates", strategy: N, child: Some("core.v1.PersistentVolumeClaim"), map_values: false },
+    ] },
+    T { name: "apps.v1.StatefulSetStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "autoscaling.v1.HorizontalPodAutoscaler", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "autoscaling.v1.Scale", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "autoscaling.v2.HorizontalPodAutoscaler", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("autoscaling.v2.HorizontalPodAutoscalerStatus"), map_values: false },
+    ] },
+    T { name: "autoscaling.v2.HorizontalPodAutoscalerStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "batch.v1.CronJob", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("batch.v1.CronJobSpec"), map_values: false },
+    ] },
+    T { name: "batch.v1.CronJobSpec", fields: &[
+        F { name: "jobTemplate", strategy: N, child: Some("batch.v1.JobTemplateSpec"), map_values: false },
+    ] },
+    T { name: "batch.v1.Job", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("batch.v1.JobSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("batch.v1.JobStatus"), map_values: false },
+    ] },
+    T { name: "batch.v1.JobSchedulingConfiguration", fields: &[
+        F { name: "resourceClaims", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "batch.v1.JobSpec", fields: &[
+        F { name: "scheduling", strategy: N, child: Some("batch.v1.JobSchedulingConfiguration"), map_values: false },
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "batch.v1.JobStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "batch.v1.JobTemplateSpec", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("batch.v1.JobSpec"), map_values: false },
+    ] },
+    T { name: "certificates.v1.CertificateSigningRequest", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "certificates.v1.ClusterTrustBundle", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "certificates.v1.PodCertificateRequest", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("certificates.v1.PodCertificateRequestStatus"), map_values: false },
+    ] },
+    T { name: "certificates.v1.PodCertificateRequestStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "coordination.v1.Lease", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Binding", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.ComponentStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.ConfigMap", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Container", fields: &[
+        F { name: "env", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "ports", strategy: M(Some("containerPort")), child: None, map_values: false },
+        F { name: "volumeDevices", strategy: M(Some("devicePath")), child: None, map_values: false },
+        F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.ContainerStatus", fields: &[
+        F { name: "allocatedResourcesStatus", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.Endpoints", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.EphemeralContainer", fields: &[
+        F { name: "env", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "ports", strategy: M(Some("containerPort")), child: None, map_values: false },
+        F { name: "volumeDevices", strategy: M(Some("devicePath")), child: None, map_values: false },
+        F { name: "volumeMounts", strategy: M(Some("mountPath")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.EphemeralVolumeSource", fields: &[
+        F { name: "volumeClaimTemplate", strategy: N, child: Some("core.v1.PersistentVolumeClaimTemplate"), map_values: false },
+    ] },
+    T { name: "core.v1.Event", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.LimitRange", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Namespace", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.NamespaceStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.NamespaceStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.Node", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("core.v1.NodeSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.NodeStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.NodeAllocatableResourceClaimStatus", fields: &[
+        F { name: "mapping", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "overhead", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.NodeSpec", fields: &[
+        F { name: "podCIDRs", strategy: M(None), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.NodeStatus", fields: &[
+        F { name: "addresses", strategy: M(Some("type")), child: None, map_values: false },
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.PersistentVolume", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.PersistentVolumeClaim", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.PersistentVolumeClaimStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.PersistentVolumeClaimStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+        F { name: "healthStatus", strategy: N, child: Some("core.v1.VolumeHealthStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.PersistentVolumeClaimTemplate", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Pod", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("core.v1.PodSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.PodStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.PodSpec", fields: &[
+        F { name: "containers", strategy: M(Some("name")), child: Some("core.v1.Container"), map_values: false },
+        F { name: "ephemeralContainers", strategy: M(Some("name")), child: Some("core.v1.EphemeralContainer"), map_values: false },
+        F { name: "evictionResponders", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "hostAliases", strategy: M(Some("ip")), child: None, map_values: false },
+        F { name: "imagePullSecrets", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "initContainers", strategy: M(Some("name")), child: Some("core.v1.Container"), map_values: false },
+        F { name: "resourceClaims", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "schedulingGates", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "topologySpreadConstraints", strategy: M(Some("topologyKey")), child: None, map_values: false },
+        F { name: "volumes", strategy: M(Some("name")), child: Some("core.v1.Volume"), map_values: false },
+    ] },
+    T { name: "core.v1.PodStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+        F { name: "containerStatuses", strategy: N, child: Some("core.v1.ContainerStatus"), map_values: false },
+        F { name: "ephemeralContainerStatuses", strategy: N, child: Some("core.v1.ContainerStatus"), map_values: false },
+        F { name: "hostIPs", strategy: M(Some("ip")), child: None, map_values: false },
+        F { name: "initContainerStatuses", strategy: N, child: Some("core.v1.ContainerStatus"), map_values: false },
+        F { name: "nodeAllocatableResourceClaimStatuses", strategy: M(Some("resourceClaimName")), child: Some("core.v1.NodeAllocatableResourceClaimStatus"), map_values: false },
+        F { name: "podIPs", strategy: M(Some("ip")), child: None, map_values: false },
+        F { name: "resourceClaimStatuses", strategy: M(Some("name")), child: None, map_values: false },
+        F { name: "volumeHealth", strategy: N, child: Some("core.v1.PodVolumeHealth"), map_values: false },
+    ] },
+    T { name: "core.v1.PodTemplate", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "core.v1.PodTemplateSpec", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("core.v1.PodSpec"), map_values: false },
+    ] },
+    T { name: "core.v1.PodVolumeHealth", fields: &[
+        F { name: "healthConditions", strategy: M(Some("status")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.ReplicationController", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("core.v1.ReplicationControllerSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.ReplicationControllerStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.ReplicationControllerSpec", fields: &[
+        F { name: "template", strategy: N, child: Some("core.v1.PodTemplateSpec"), map_values: false },
+    ] },
+    T { name: "core.v1.ReplicationControllerStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.ResourceQuota", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Secret", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "core.v1.Service", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("core.v1.ServiceSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("core.v1.ServiceStatus"), map_values: false },
+    ] },
+    T { name: "core.v1.ServiceAccount", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "secrets", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.ServiceSpec", fields: &[
+        F { name: "ports", strategy: M(Some("port")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.ServiceStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "core.v1.Volume", fields: &[
+        F { name: "ephemeral", strategy: N, child: Some("core.v1.EphemeralVolumeSource"), map_values: false },
+    ] },
+    T { name: "core.v1.VolumeHealthStatus", fields: &[
+        F { name: "healthConditions", strategy: M(Some("status")), child: None, map_values: false },
+    ] },
+    T { name: "discovery.v1.EndpointSlice", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "events.v1.Event", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "flowcontrol.v1.FlowSchema", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("flowcontrol.v1.FlowSchemaStatus"), map_values: false },
+    ] },
+    T { name: "flowcontrol.v1.FlowSchemaStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "flowcontrol.v1.PriorityLevelConfiguration", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("flowcontrol.v1.PriorityLevelConfigurationStatus"), map_values: false },
+    ] },
+    T { name: "flowcontrol.v1.PriorityLevelConfigurationStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "meta.v1.ObjectMeta", fields: &[
+        F { name: "finalizers", strategy: M(None), child: None, map_values: false },
+        F { name: "ownerReferences", strategy: M(Some("uid")), child: None, map_values: false },
+    ] },
+    T { name: "networking.v1.IPAddress", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "networking.v1.Ingress", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "networking.v1.IngressClass", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "networking.v1.NetworkPolicy", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "networking.v1.ServiceCIDR", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "status", strategy: N, child: Some("networking.v1.ServiceCIDRStatus"), map_values: false },
+    ] },
+    T { name: "networking.v1.ServiceCIDRStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "node.v1.RuntimeClass", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "policy.v1.Eviction", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "policy.v1.PodDisruptionBudget", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("policy.v1.PodDisruptionBudgetSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("policy.v1.PodDisruptionBudgetStatus"), map_values: false },
+    ] },
+    T { name: "policy.v1.PodDisruptionBudgetSpec", fields: &[
+        F { name: "selector", strategy: R, child: None, map_values: false },
+    ] },
+    T { name: "policy.v1.PodDisruptionBudgetStatus", fields: &[
+        F { name: "conditions", strategy: M(Some("type")), child: None, map_values: false },
+    ] },
+    T { name: "rbac.v1.ClusterRole", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "rbac.v1.ClusterRoleBinding", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "rbac.v1.Role", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "rbac.v1.RoleBinding", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "scheduling.v1.PriorityClass", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "storage.v1.CSIDriver", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "storage.v1.CSINode", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+        F { name: "spec", strategy: N, child: Some("storage.v1.CSINodeSpec"), map_values: false },
+        F { name: "status", strategy: N, child: Some("storage.v1.CSINodeStatus"), map_values: false },
+    ] },
+    T { name: "storage.v1.CSINodeSpec", fields: &[
+        F { name: "drivers", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "storage.v1.CSINodeStatus", fields: &[
+        F { name: "storageHealth", strategy: M(Some("name")), child: None, map_values: false },
+    ] },
+    T { name: "storage.v1.CSIStorageCapacity", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "storage.v1.StorageClass", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "storage.v1.VolumeAttachment", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
+    T { name: "storage.v1.VolumeAttributesClass", fields: &[
+        F { name: "metadata", strategy: N, child: Some("meta.v1.ObjectMeta"), map_values: false },
+    ] },
 ];
 
 /// Served kinds: (apiVersion, kind, root type or "" when no field has a strategy).
 pub(super) static KINDS: &[(&str, &str, &str)] = &[
     ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy", "admissionregistration.v1.MutatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io/v1",
-        "MutatingAdmissionPolicyBinding",
-        "admissionregistration.v1.MutatingAdmissionPolicyBinding",
-    ),
-    (
-        "admissionregistration.k8s.io/v1",
-        "MutatingWebhookConfiguration",
-        "admissionregistration.v1.MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingAdmissionPolicy",
-        "admissionregistration.v1.ValidatingAdmissionPolicy",
-    ),
-    (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingAdmissionPolicyBinding",
-        "admissionregistration.v1.ValidatingAdmissionPolicyBinding",
-    ),
-    (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingWebhookConfiguration",
-        "admissionregistration.v1.ValidatingWebhookConfiguration",
-    ),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicyBinding", "admissionregistration.v1.MutatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "admissionregistration.v1.MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "admissionregistration.v1.ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", "admissionregistration.v1.ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "admissionregistration.v1.ValidatingWebhookConfiguration"),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "apiextensions.v1.CustomResourceDefinition"),
     ("apps/v1", "ControllerRevision", "apps.v1.ControllerRevision"),
     ("apps/v1", "DaemonSet", "apps.v1.DaemonSet"),

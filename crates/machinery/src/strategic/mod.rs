@@ -15,6 +15,7 @@
 //! are processed against an empty value, so no `$`-directive is ever left in the result.
 
 mod apply;
+#[rustfmt::skip]
 mod builtin_table;
 mod list;
 mod meta;
