@@ -330,7 +330,29 @@ fn arb_plain() -> impl Strategy<Value = Value> {
     })
 }
 
+fn has_directive(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            k == "$patch"
+                || k == "$retainKeys"
+                || k.starts_with("$setElementOrder/")
+                || k.starts_with("$deleteFromPrimitiveList/")
+                || has_directive(v)
+        }),
+        Value::Array(a) => a.iter().any(has_directive),
+        _ => false,
+    }
+}
+
 proptest! {
+    #[test]
+    fn results_carry_no_directives(original in arb_json(), patch in arb_json()) {
+        prop_assume!(!has_directive(&original));
+        if let Ok(got) = apply(&original, &patch, &merge_item_meta) {
+            prop_assert!(!has_directive(&got), "{}", got);
+        }
+    }
+
     #[test]
     fn never_panics(original in arb_json(), patch in arb_json()) {
         let _ = apply(&original, &patch, &merge_item_meta);
