@@ -87,6 +87,7 @@ pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResu
             unknown
         }
         Validation::Custom { schema: Some(schema) } => {
+            canopy_machinery::schema::apply_defaults(schema, obj);
             let pruned = canopy_machinery::schema::prune(schema, obj);
             causes.extend(canopy_machinery::schema::validate(schema, obj).iter().map(ToString::to_string));
             pruned.into_iter().map(|p| p.trim_start_matches('.').to_string()).collect()
@@ -155,7 +156,10 @@ fn crd_rules(obj: &Value) -> Vec<String> {
     let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default();
     let (group, plural) = (s("/spec/group"), s("/spec/names/plural"));
     if meta::name(obj) != format!("{plural}.{group}") {
-        errs.push(format!("metadata.name: Invalid value: {:?}: must be spec.names.plural+\".\"+spec.group", meta::name(obj)));
+        errs.push(format!(
+            "metadata.name: Invalid value: {:?}: must be spec.names.plural+\".\"+spec.group",
+            meta::name(obj)
+        ));
     }
     if s("/spec/names/kind").is_empty() {
         errs.push("spec.names.kind: Required value".into());

@@ -1,16 +1,202 @@
-//! Server-side apply and `metadata.managedFields`.
-//! PLACEHOLDER: being replaced by canopy_machinery::managed.
+//! Server-side apply and `metadata.managedFields`: who owns which field.
+//!
+//! Every write records its changed fields for its field manager (ownership moves to the last
+//! writer, as upstream). An apply (`application/apply-patch+yaml`) owns exactly the fields in its
+//! configuration: fields it owned before and no longer sets are removed, and setting a field
+//! another manager owns to a different value is a conflict unless `force=true`.
 
-use serde_json::Value;
+use canopy_machinery::strategic::{BuiltinPatchMeta, NoPatchMeta, PatchMeta, builtin_patch_meta};
+use serde_json::{Value, json};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, Target};
+use crate::fieldset::{self, Path};
 use crate::registry::Resource;
+use crate::{meta, patch};
 
-pub fn record_update(_res: &Resource, _old: Option<&Value>, _new: &mut Value, _manager: &str, _op: &str) {}
+enum Meta {
+    Builtin(BuiltinPatchMeta),
+    None,
+}
 
-pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, _manager: &str, _force: bool) -> ApiResult<Value> {
-    match current {
-        None => Ok(applied.clone()),
-        Some(cur) => crate::patch::apply_patch(res, if res.strategic_merge { crate::patch::PatchKind::Strategic } else { crate::patch::PatchKind::Merge }, cur, applied),
+impl Meta {
+    fn of(res: &Resource) -> Self {
+        match builtin_patch_meta(&res.api_version(), &res.kind).filter(|_| res.strategic_merge) {
+            Some(m) => Self::Builtin(m),
+            None => Self::None,
+        }
     }
+
+    fn get(&self) -> &dyn PatchMeta {
+        match self {
+            Self::Builtin(m) => m,
+            Self::None => &NoPatchMeta,
+        }
+    }
+}
+
+struct Entry {
+    manager: String,
+    operation: String,
+    subresource: Option<String>,
+    fields: Vec<Path>,
+    time: Option<Value>,
+}
+
+fn entries(obj: Option<&Value>) -> Vec<Entry> {
+    obj.and_then(|o| o.pointer("/metadata/managedFields"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|e| Entry {
+                    manager: e["manager"].as_str().unwrap_or_default().to_string(),
+                    operation: e["operation"].as_str().unwrap_or("Update").to_string(),
+                    subresource: e["subresource"].as_str().map(str::to_string),
+                    fields: fieldset::from_fields_v1(&e["fieldsV1"]),
+                    time: e.get("time").cloned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn store_entries(res: &Resource, obj: &mut Value, list: Vec<Entry>) {
+    let rendered: Vec<Value> = list
+        .into_iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut v = json!({
+                "manager": e.manager,
+                "operation": e.operation,
+                "apiVersion": res.api_version(),
+                "time": e.time.unwrap_or_else(|| json!(meta::now_rfc3339())),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fieldset::to_fields_v1(&e.fields),
+            });
+            if let Some(s) = e.subresource {
+                v["subresource"] = json!(s);
+            }
+            v
+        })
+        .collect();
+    let m = meta::meta_mut(obj);
+    if rendered.is_empty() {
+        m.remove("managedFields");
+    } else {
+        m.insert("managedFields".into(), Value::Array(rendered));
+    }
+}
+
+fn is_prefix(prefix: &[String], path: &[String]) -> bool {
+    path.len() >= prefix.len() && path[..prefix.len()] == *prefix
+}
+
+/// Whether two leaf paths overlap (one contains the other).
+fn overlaps(a: &[String], b: &[String]) -> bool {
+    is_prefix(a, b) || is_prefix(b, a)
+}
+
+/// Records a non-apply write by `manager`: the fields it changed become its own.
+pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manager: &str, operation: &str) {
+    let m = Meta::of(res);
+    let changed: Vec<Path> = fieldset::leaves(new, m.get())
+        .into_iter()
+        .filter(|p| old.is_none_or(|o| fieldset::value_at(o, p) != fieldset::value_at(new, p)))
+        .collect();
+    let mut list = entries(old);
+    for e in &mut list {
+        e.fields.retain(|f| !changed.iter().any(|c| overlaps(c, f)));
+    }
+    if !changed.is_empty() {
+        let now = json!(meta::now_rfc3339());
+        match list.iter_mut().find(|e| e.manager == manager && e.operation == operation && e.subresource.is_none()) {
+            Some(e) => {
+                e.fields.extend(changed);
+                e.time = Some(now);
+            }
+            None => list.push(Entry {
+                manager: manager.to_string(),
+                operation: operation.to_string(),
+                subresource: None,
+                fields: changed,
+                time: Some(now),
+            }),
+        }
+    }
+    // Drop what the writer no longer has (e.g. a removed label) from every owner.
+    for e in &mut list {
+        e.fields.retain(|f| fieldset::value_at(new, f).is_some());
+    }
+    store_entries(res, new, list);
+}
+
+/// Server-side apply of `applied` (the user's configuration) by `manager` onto `current`.
+pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: &str, force: bool) -> ApiResult<Value> {
+    let m = Meta::of(res);
+    let mut config = applied.clone();
+    if let Some(md) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.remove("managedFields");
+        md.remove("resourceVersion");
+    }
+    let owned = fieldset::leaves(&config, m.get());
+    let mut list = entries(current);
+    let base = current.cloned().unwrap_or_else(|| json!({}));
+
+    let mut conflicts: Vec<(String, Path)> = Vec::new();
+    for e in list.iter().filter(|e| !(e.manager == manager && e.operation == "Apply")) {
+        for p in &owned {
+            if e.fields.iter().any(|f| overlaps(f, p)) && fieldset::value_at(&base, p) != fieldset::value_at(&config, p)
+            {
+                conflicts.push((e.manager.clone(), p.clone()));
+            }
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        let lines: Vec<String> = conflicts
+            .iter()
+            .map(|(mgr, p)| format!("conflict with \"{mgr}\" using {}: {}", res.api_version(), fieldset::render(p)))
+            .collect();
+        let n = lines.len();
+        return Err(ApiError::Conflict(
+            Target::new(&res.group, &res.plural, meta::name(&config)),
+            format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, lines.join("\n")),
+        ));
+    }
+    for e in &mut list {
+        if !(e.manager == manager && e.operation == "Apply") {
+            e.fields.retain(|f| !conflicts.iter().any(|(_, p)| overlaps(p, f)));
+        }
+    }
+
+    let mut result = base.clone();
+    if let Some(prev) = list.iter().find(|e| e.manager == manager && e.operation == "Apply") {
+        for gone in prev.fields.iter().filter(|f| !owned.iter().any(|o| overlaps(o, f))) {
+            let owned_elsewhere = list
+                .iter()
+                .filter(|e| !(e.manager == manager && e.operation == "Apply"))
+                .any(|e| e.fields.iter().any(|f| overlaps(f, gone)));
+            if !owned_elsewhere {
+                fieldset::remove_at(&mut result, gone);
+            }
+        }
+    }
+    if current.is_some() {
+        let kind = if res.strategic_merge { patch::PatchKind::Strategic } else { patch::PatchKind::Merge };
+        result = patch::apply_patch(res, kind, &result, &config)?;
+    } else {
+        result = config.clone();
+    }
+
+    list.retain(|e| !(e.manager == manager && e.operation == "Apply"));
+    list.push(Entry {
+        manager: manager.to_string(),
+        operation: "Apply".into(),
+        subresource: None,
+        fields: owned,
+        time: Some(json!(meta::now_rfc3339())),
+    });
+    for e in &mut list {
+        e.fields.retain(|f| fieldset::value_at(&result, f).is_some());
+    }
+    store_entries(res, &mut result, list);
+    Ok(result)
 }

@@ -75,7 +75,10 @@ async fn pass(objects: &Objects) -> ApiResult<()> {
     collect_garbage(objects).await
 }
 
-fn all_items<'a>(objects: &'a Objects, res: &'a Resource) -> impl std::future::Future<Output = ApiResult<Vec<Value>>> + 'a {
+fn all_items<'a>(
+    objects: &'a Objects,
+    res: &'a Resource,
+) -> impl std::future::Future<Output = ApiResult<Vec<Value>>> + 'a {
     async move { Ok(objects.list(res, None, &ListParams::default(), &|_| true, false).await?.items) }
 }
 
@@ -101,7 +104,11 @@ async fn terminate_namespaces(objects: &Objects) -> ApiResult<()> {
                     }
                 }
             }
-            remaining += objects.list(&res, Some(&name), &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false).await?.items.len();
+            remaining += objects
+                .list(&res, Some(&name), &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false)
+                .await?
+                .items
+                .len();
         }
         if remaining == 0 {
             let result = objects
@@ -160,7 +167,16 @@ async fn collect_garbage(objects: &Objects) -> ApiResult<()> {
         let dangling: Vec<&String> = owners.iter().filter(|o| !live.contains(*o)).collect();
         if dangling.len() == owners.len() {
             tracing::debug!(name = %n.name, resource = %n.res.plural, "deleting object whose owners are gone");
-            ignore_gone(objects.delete(&n.res, n.namespace.as_deref(), &n.name, &DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() }).await)?;
+            ignore_gone(
+                objects
+                    .delete(
+                        &n.res,
+                        n.namespace.as_deref(),
+                        &n.name,
+                        &DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() },
+                    )
+                    .await,
+            )?;
         } else if !dangling.is_empty() {
             let gone: HashSet<String> = dangling.into_iter().cloned().collect();
             ignore_gone(remove_owner_refs(objects, n, &gone).await)?;

@@ -4,17 +4,14 @@
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
+use crate::meta;
 use crate::objects::{DeleteOptions, ListParams, Objects};
 use crate::registry::{Resource, resources_from_crd};
-use crate::meta;
 
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 fn crd_resource(objects: &Objects) -> std::sync::Arc<Resource> {
-    objects
-        .registry
-        .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-        .expect("CRDs are built in")
+    objects.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions").expect("CRDs are built in")
 }
 
 /// Makes the registry serve exactly the CRDs in the store; called at start and on every change.
@@ -90,7 +87,8 @@ fn is_established(crd: &Value) -> bool {
 /// Deletes every object of a deleting CRD, then releases the CRD.
 async fn cleanup(objects: &Objects, crd_res: &Resource, crd: &Value) -> ApiResult<()> {
     let name = meta::name(crd).to_string();
-    let stored = objects.registry.all().into_iter().find(|r| r.crd.as_deref() == Some(&name) && r.version == r.storage_version);
+    let stored =
+        objects.registry.all().into_iter().find(|r| r.crd.as_deref() == Some(&name) && r.version == r.storage_version);
     if let Some(res) = stored {
         let items = objects.list(&res, None, &ListParams::default(), &|_| true, false).await?.items;
         for obj in items {
@@ -98,7 +96,8 @@ async fn cleanup(objects: &Objects, crd_res: &Resource, crd: &Value) -> ApiResul
             // Objects with finalizers of their own are left to them, as upstream does.
             let _ = objects.delete(&res, ns.as_deref(), meta::name(&obj), &DeleteOptions::default()).await;
         }
-        let left = objects.list(&res, None, &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false).await?;
+        let left =
+            objects.list(&res, None, &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false).await?;
         if !left.items.is_empty() {
             return Ok(());
         }
@@ -119,4 +118,3 @@ async fn cleanup(objects: &Objects, crd_res: &Resource, crd: &Value) -> ApiResul
 pub fn is_crd_key(key: &str) -> bool {
     key.starts_with("/registry/apiextensions.k8s.io/customresourcedefinitions/")
 }
-

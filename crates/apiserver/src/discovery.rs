@@ -67,7 +67,11 @@ fn groups(reg: &Registry, core: bool) -> Vec<(String, Vec<String>)> {
     out
 }
 
-fn resources_of<'a>(all: &'a [std::sync::Arc<Resource>], group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Resource> {
+fn resources_of<'a>(
+    all: &'a [std::sync::Arc<Resource>],
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'a Resource> {
     all.iter().filter(move |r| r.group == group && r.version == version).map(|r| r.as_ref())
 }
 
@@ -122,7 +126,8 @@ pub fn api_versions() -> Value {
 }
 
 fn group_entry(group: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
     json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or_default()})
 }
 
@@ -158,9 +163,7 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             v["categories"] = json!(r.categories);
         }
         resources.push(v);
-        let sub = |name: &str, kind: &str, group: &str, version: &str| {
-            json!({"name": format!("{}/{name}", r.plural), "singularName": "", "namespaced": r.namespaced, "group": group, "version": version, "kind": kind, "verbs": ["get", "patch", "update"]})
-        };
+        let sub = |name: &str, kind: &str, group: &str, version: &str| json!({"name": format!("{}/{name}", r.plural), "singularName": "", "namespaced": r.namespaced, "group": group, "version": version, "kind": kind, "verbs": ["get", "patch", "update"]});
         if r.status {
             resources.push(sub("status", &r.kind, &r.group, &r.version));
         }

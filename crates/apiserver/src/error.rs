@@ -80,12 +80,10 @@ impl ApiError {
                 target,
                 "the object has been modified; please apply your changes to the latest version and try again".into(),
             ),
-            StoreError::Compacted { requested, .. } => {
-                Self::Gone(format!("too old resource version: {requested}"))
+            StoreError::Compacted { requested, .. } => Self::Gone(format!("too old resource version: {requested}")),
+            StoreError::FutureRevision { requested, current } => {
+                Self::Timeout(format!("Too large resource version: {requested}, current: {current}"))
             }
-            StoreError::FutureRevision { requested, current } => Self::Timeout(format!(
-                "Too large resource version: {requested}, current: {current}"
-            )),
             StoreError::TooLarge { .. } => Self::TooLarge(err.to_string()),
             other => Self::Internal(other.to_string()),
         }
@@ -180,8 +178,7 @@ impl IntoResponse for ApiError {
         let code = self.status_code();
         let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
         let mut resp = (code, body).into_response();
-        resp.headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
         resp
     }
 }

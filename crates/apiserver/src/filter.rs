@@ -18,7 +18,9 @@ pub struct Filter {
 impl Filter {
     pub fn parse(res: &Resource, label_selector: Option<&str>, field_selector: Option<&str>) -> ApiResult<Self> {
         let labels = label_selector
-            .map(|s| LabelSelector::parse(s).map_err(|e| ApiError::BadRequest(format!("unable to parse requirement: {e}"))))
+            .map(|s| {
+                LabelSelector::parse(s).map_err(|e| ApiError::BadRequest(format!("unable to parse requirement: {e}")))
+            })
             .transpose()?;
         let fields = field_selector
             .map(|s| FieldSelector::parse(s).map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}"))))

@@ -13,6 +13,7 @@ mod controllers;
 mod crds;
 mod discovery;
 mod error;
+mod fieldset;
 mod filter;
 mod handlers;
 mod meta;
@@ -50,7 +51,10 @@ pub struct Api {
 
 /// Paths anyone may read, as upstream's `system:public-info-viewer`.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") || path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/")
+    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
+        || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -57,7 +57,7 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
         "application/yaml" | "application/apply-patch+yaml" => decode_yaml(body)?,
         other => return Err(ApiError::UnsupportedMediaType(other.to_string())),
     };
-    if !canopy_machinery::merge::check_depth(&value, MAX_DEPTH) {
+    if canopy_machinery::merge::check_depth(&value, MAX_DEPTH).is_err() {
         return Err(ApiError::BadRequest(format!("the request body is nested deeper than {MAX_DEPTH} levels")));
     }
     Ok(value)

@@ -180,7 +180,12 @@ impl Objects {
                 let remaining = if continue_token.is_some() && !filtered {
                     let rest = self
                         .store
-                        .list(ListOptions { prefix: prefix.clone(), start_after: last_token_key(&continue_token), limit: None, revision: Some(rv) })
+                        .list(ListOptions {
+                            prefix: prefix.clone(),
+                            start_after: last_token_key(&continue_token),
+                            limit: None,
+                            revision: Some(rv),
+                        })
                         .await
                         .map(|p| p.items.len() as i64)
                         .ok();
@@ -225,7 +230,14 @@ impl Objects {
     /// the desired one. If the desired object carries a `resourceVersion`, it must be current
     /// (409 otherwise); without one, conflicts with concurrent writers are retried.
     /// Deleting objects whose last finalizer is removed are deleted.
-    pub async fn update<F>(&self, res: &Resource, ns: Option<&str>, name: &str, dry_run: bool, mut change: F) -> ApiResult<Value>
+    pub async fn update<F>(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        dry_run: bool,
+        mut change: F,
+    ) -> ApiResult<Value>
     where
         F: FnMut(Value) -> ApiResult<Value> + Send,
     {
@@ -271,7 +283,13 @@ impl Objects {
     }
 
     /// Deletes an object, or marks it for deletion when finalizers (or propagation) require.
-    pub async fn delete(&self, res: &Resource, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> ApiResult<Deleted> {
+    pub async fn delete(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Deleted> {
         loop {
             let kv = self.get_kv(res, ns, name).await?;
             let mut obj = self.decode(res, &kv)?;
@@ -288,7 +306,10 @@ impl Objects {
             {
                 return Err(ApiError::Conflict(
                     target(res, name),
-                    format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", kv.mod_revision),
+                    format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        kv.mod_revision
+                    ),
                 ));
             }
             if meta::is_deleting(&obj) {
@@ -355,9 +376,8 @@ fn graceful_seconds(res: &Resource, obj: &Value, requested: Option<i64>) -> Opti
         return None;
     }
     let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-    let grace = requested
-        .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
-        .unwrap_or(30);
+    let grace =
+        requested.or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64)).unwrap_or(30);
     (bound && grace > 0).then_some(grace)
 }
 
@@ -365,7 +385,15 @@ fn graceful_seconds(res: &Resource, obj: &Value, requested: Option<i64>) -> Opti
 fn carry_system_metadata(current: &Value, next: &mut Value) {
     let cur = current.get("metadata").cloned().unwrap_or_default();
     let m = meta::meta_mut(next);
-    for f in ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "name",
+        "namespace",
+    ] {
         match cur.get(f) {
             Some(v) => m.insert(f.into(), v.clone()),
             None => m.remove(f),

@@ -51,7 +51,9 @@ fn schemas(resources: &[std::sync::Arc<Resource>]) -> (Map<String, Value>, Vec<(
             }
             Validation::Custom { schema } => {
                 generator.subschema_for::<ObjectMeta>();
-                let mut s = schema.clone().unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+                let mut s = schema
+                    .clone()
+                    .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
                 if let Some(props) = s.as_object_mut().map(|o| o.entry("properties").or_insert_with(|| json!({}))) {
                     props["apiVersion"] = json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."});
                     props["kind"] = json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."});
@@ -104,7 +106,11 @@ fn paths(gv: &str, named: &[(std::sync::Arc<Resource>, String)]) -> Map<String, 
     let mut paths = Map::new();
     for (r, name) in named {
         let schema_ref = format!("{REF_PREFIX}{name}");
-        let base = if r.namespaced { format!("/{gv}/namespaces/{{namespace}}/{}", r.plural) } else { format!("/{gv}/{}", r.plural) };
+        let base = if r.namespaced {
+            format!("/{gv}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("/{gv}/{}", r.plural)
+        };
         let id = |verb: &str| format!("{verb}{}{}", r.kind, r.version);
         paths.insert(
             base.clone(),

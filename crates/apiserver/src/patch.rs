@@ -31,20 +31,33 @@ impl PatchKind {
 /// Applies a JSON, merge or strategic merge patch to `current`.
 pub fn apply_patch(res: &Resource, kind: PatchKind, current: &Value, patch: &Value) -> ApiResult<Value> {
     match kind {
-        PatchKind::Json => canopy_machinery::merge::json_patch(current, patch)
-            .map_err(|e| ApiError::Invalid { kind: res.kind.clone(), group: res.group.clone(), name: name_of(current), causes: vec![e.to_string()] }),
+        PatchKind::Json => {
+            let mut target = current.clone();
+            canopy_machinery::merge::apply_json_patch(&mut target, patch).map_err(|e| ApiError::Invalid {
+                kind: res.kind.clone(),
+                group: res.group.clone(),
+                name: name_of(current),
+                causes: vec![e.to_string()],
+            })?;
+            Ok(target)
+        }
         PatchKind::Merge => {
             if !patch.is_object() {
                 return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
             }
-            Ok(canopy_machinery::merge::merge_patch(current, patch))
+            let mut target = current.clone();
+            canopy_machinery::merge::apply_merge_patch(&mut target, patch);
+            Ok(target)
         }
         PatchKind::Strategic => {
             if !patch.is_object() {
                 return Err(ApiError::BadRequest("a strategic merge patch must be a JSON object".into()));
             }
-            let meta = canopy_machinery::strategic::builtin_patch_meta(&res.api_version(), &res.kind);
-            canopy_machinery::strategic::apply(current, patch, &meta).map_err(|e| ApiError::BadRequest(e.to_string()))
+            let result = match canopy_machinery::strategic::builtin_patch_meta(&res.api_version(), &res.kind) {
+                Some(meta) => canopy_machinery::strategic::apply(current, patch, &meta),
+                None => canopy_machinery::strategic::apply(current, patch, &canopy_machinery::strategic::NoPatchMeta),
+            };
+            result.map_err(|e| ApiError::BadRequest(e.to_string()))
         }
         PatchKind::Apply => Err(ApiError::Internal("apply patches go through apply::apply".into())),
     }

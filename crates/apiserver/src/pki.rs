@@ -28,6 +28,15 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     f.write_all(contents.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The CA's subject and constraints (the same on every start).
+fn ca_params() -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
+    params.distinguished_name.push(DnType::CommonName, "canopy-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    Ok(params)
+}
+
 fn random_token() -> String {
     let mut rng = rand::rng();
     (0..40).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
@@ -44,11 +53,7 @@ impl Pki {
             (std::fs::read_to_string(&ca_cert_path)?, std::fs::read_to_string(&ca_key_path)?)
         } else {
             let key = KeyPair::generate().context("generating CA key")?;
-            let mut params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
-            params.distinguished_name.push(DnType::CommonName, "canopy-ca");
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-            let cert = params.self_signed(&key).context("self-signing CA")?;
+            let cert = ca_params()?.self_signed(&key).context("self-signing CA")?;
             write_private(&ca_key_path, &key.serialize_pem())?;
             std::fs::write(&ca_cert_path, cert.pem())?;
             (cert.pem(), key.serialize_pem())
@@ -59,7 +64,8 @@ impl Pki {
         let current_sans = std::fs::read_to_string(&sans_path).unwrap_or_default();
         if !cert_path.exists() || current_sans != want_sans {
             let ca_key = KeyPair::from_pem(&ca_key_pem).context("parsing CA key")?;
-            let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).context("loading CA certificate")?;
+            // The issuer is rebuilt from the same subject and key, so what it signs chains to ca.crt.
+            let issuer = Issuer::new(ca_params()?, ca_key);
             let key = KeyPair::generate().context("generating serving key")?;
             let mut params = CertificateParams::new(sans.to_vec()).context("serving certificate SANs")?;
             params.distinguished_name.push(DnType::CommonName, "canopy-apiserver");

@@ -93,7 +93,10 @@ mod tests {
     fn namespaced_and_cluster_paths() {
         let r = p("namespaces/default/pods/p1/status");
         assert_eq!(r.namespace.as_deref(), Some("default"));
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), ("pods", Some("p1"), Some("status")));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()),
+            ("pods", Some("p1"), Some("status"))
+        );
         let r = p("namespaces/default");
         assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "namespaces", Some("default")));
         let r = p("namespaces/kube-system/finalize");

@@ -65,7 +65,9 @@ async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
 }
 
 fn tls_acceptor(pki: &Pki) -> anyhow::Result<TlsAcceptor> {
-    let certs = rustls_pemfile::certs(&mut pki.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().context("parsing serving certificate")?;
+    let certs = rustls_pemfile::certs(&mut pki.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("parsing serving certificate")?;
     let key = rustls_pemfile::private_key(&mut pki.key_pem.as_bytes())
         .context("parsing serving key")?
         .context("no private key in serving key file")?;
@@ -83,9 +85,8 @@ fn tls_acceptor(pki: &Pki) -> anyhow::Result<TlsAcceptor> {
 /// Opens the data directory and starts serving; returns once the listener is bound.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(
-        canopy_store::RedbStore::open(&config.data_dir.join("store.redb")).context("opening the store")?,
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(canopy_store::RedbStore::open(&config.data_dir.join("store.redb")).context("opening the store")?);
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let pki = Pki::load_or_create(&config.data_dir, &default_sans(addr, &config.extra_sans))?;
@@ -123,7 +124,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         return;
                     }
                 };
-                if let Err(e) = auto::Builder::new(TokioExecutor::new()).serve_connection_with_upgrades(TokioIo::new(tls), service).await {
+                if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await
+                {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });

@@ -251,7 +251,11 @@ fn cell(res: &Resource, c: &PrinterColumn, obj: &Value, now: i64) -> Value {
             json!(if roles.is_empty() { "<none>".to_string() } else { roles.join(",") })
         }
         "=lastseen" => {
-            let ptr = if obj.pointer("/lastTimestamp").is_some_and(|v| !v.is_null()) { "/lastTimestamp" } else { "/eventTime" };
+            let ptr = if obj.pointer("/lastTimestamp").is_some_and(|v| !v.is_null()) {
+                "/lastTimestamp"
+            } else {
+                "/eventTime"
+            };
             age(obj, now, ptr)
         }
         "=involved" => json!(format!(

@@ -36,7 +36,8 @@ async fn list_paginate_and_select() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 25, "pages overlapped");
-    let selected = api.list(&ListParams::default().labels("batch=one").fields("metadata.name=c03")).await.expect("select");
+    let selected =
+        api.list(&ListParams::default().labels("batch=one").fields("metadata.name=c03")).await.expect("select");
     assert_eq!(selected.items.len(), 1);
 }
 
@@ -69,7 +70,9 @@ async fn watch_from_resource_version() {
     let rv = api.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("rv");
     let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
     api.create(&PostParams::default(), &cm("w1", "a")).await.expect("create");
-    api.patch("w1", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"v": "b"}}))).await.expect("patch");
+    api.patch("w1", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"v": "b"}})))
+        .await
+        .expect("patch");
     api.delete("w1", &Default::default()).await.expect("delete");
     let mut seen = Vec::new();
     while seen.len() < 3 {
@@ -84,7 +87,6 @@ async fn watch_from_resource_version() {
     }
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

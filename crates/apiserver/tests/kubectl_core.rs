@@ -135,7 +135,13 @@ spec:
     let table = t.ok(&["get", "deploy", "-o", "wide"]);
     assert!(table.contains("READY") && table.contains("nginx:1.27"), "{table}");
     // Strategic merge: containers merge by name, env by name.
-    t.ok(&["patch", "deploy", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"B","value":"2"}]}]}}}}"#]);
+    t.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"B","value":"2"}]}]}}}}"#,
+    ]);
     let obj = json(&t.ok(&["get", "deploy", "web", "-o", "json"]));
     let c = &obj["spec"]["template"]["spec"]["containers"];
     assert_eq!(c.as_array().map(Vec::len), Some(1), "{c}");
@@ -164,6 +170,11 @@ async fn server_side_apply() {
     t.ok_in(&["apply", "--server-side", "-f", "-"], &CM.replace("blue", "teal"));
     assert_eq!(t.ok(&["get", "cm", "demo", "-o", "jsonpath={.data.color}"]), "teal");
     let obj = json(&t.ok(&["get", "cm", "demo", "-o", "json", "--show-managed-fields"]));
-    let managers: Vec<&str> = obj["metadata"]["managedFields"].as_array().into_iter().flatten().filter_map(|m| m["manager"].as_str()).collect();
+    let managers: Vec<&str> = obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
     assert!(managers.contains(&"kubectl"), "managedFields: {}", obj["metadata"]["managedFields"]);
 }

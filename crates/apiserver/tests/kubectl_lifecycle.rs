@@ -53,12 +53,23 @@ async fn custom_resources() {
     let obj: Value = serde_json::from_str(&t.ok(&["get", "widget", "w1", "-o", "json"])).expect("json");
     assert_eq!(obj["spec"]["size"], 4);
     assert!(obj.get("status").is_none(), "status changed through the main resource: {obj}");
-    t.ok(&["patch", "widget", "w1", "--subresource", "status", "--type", "merge", "-p", r#"{"status":{"ready":true}}"#]);
+    t.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--subresource",
+        "status",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"status":{"ready":true}}"#,
+    ]);
     assert_eq!(t.ok(&["get", "widget", "w1", "-o", "jsonpath={.status.ready}"]), "true");
     let explain = t.ok(&["explain", "widgets.spec"]);
     assert!(explain.contains("size"), "{explain}");
     t.ok(&["delete", "crd", "widgets.example.com"]);
-    common::eventually("the CRD and its kinds are gone", || !t.kubectl(&["get", "crd", "widgets.example.com"]).ok).await;
+    common::eventually("the CRD and its kinds are gone", || !t.kubectl(&["get", "crd", "widgets.example.com"]).ok)
+        .await;
     assert!(!t.ok(&["api-resources"]).contains("widgets"));
 }
 
@@ -97,10 +108,15 @@ async fn finalizers_and_garbage_collection() {
     // Foreground: the owner waits for its dependents.
     t.ok_in(&["apply", "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner3}\n");
     let uid = t.ok(&["get", "cm", "owner3", "-o", "jsonpath={.metadata.uid}"]);
-    let dep3 = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: dep3\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: owner3, uid: {uid}}}\n");
+    let dep3 = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: dep3\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: owner3, uid: {uid}}}\n"
+    );
     t.ok_in(&["apply", "-f", "-"], &dep3);
     t.ok(&["delete", "cm", "owner3", "--cascade=foreground"]);
-    common::eventually("foreground deletion finishes", || !t.kubectl(&["get", "cm", "owner3"]).ok && !t.kubectl(&["get", "secret", "dep3"]).ok).await;
+    common::eventually("foreground deletion finishes", || {
+        !t.kubectl(&["get", "cm", "owner3"]).ok && !t.kubectl(&["get", "secret", "dep3"]).ok
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -123,7 +139,7 @@ async fn get_watch_streams_changes() {
     t.ok(&["create", "configmap", "w0"]);
     let kubeconfig = t.kubeconfig().to_path_buf();
     let home = t.home.clone();
-    let mut watcher = std::process::Command::new("kubectl")
+    let watcher = std::process::Command::new("kubectl")
         .env("HOME", &home)
         .env("KUBECONFIG", &kubeconfig)
         .args(["get", "cm", "-w", "--request-timeout=8s", "-o", "name"])

@@ -41,7 +41,9 @@ impl Ctx {
         match self.query.get("dryRun") {
             None => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::BadRequest(format!("unsupported dry run value {other:?}; only \"All\" is supported"))),
+            Some(other) => {
+                Err(ApiError::BadRequest(format!("unsupported dry run value {other:?}; only \"All\" is supported")))
+            }
         }
     }
 }
@@ -68,15 +70,19 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
     match segs.as_slice() {
         ["api"] if get => Ok(discovery_response(&api, true, &accept)),
         ["apis"] if get => Ok(discovery_response(&api, false, &accept)),
-        ["api", "v1"] if get => discovery::resource_list(&api.registry, "", "v1").map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute),
-        ["apis", group] if get => discovery::api_group(&api.registry, group).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute),
-        ["apis", group, version] if get => {
-            discovery::resource_list(&api.registry, group, version).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute)
-        }
+        ["api", "v1"] if get => discovery::resource_list(&api.registry, "", "v1")
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(ApiError::NoRoute),
+        ["apis", group] if get => discovery::api_group(&api.registry, group)
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(ApiError::NoRoute),
+        ["apis", group, version] if get => discovery::resource_list(&api.registry, group, version)
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(ApiError::NoRoute),
         ["openapi", "v3"] if get => Ok(json_response(StatusCode::OK, &openapi::v3_root(&api.registry))),
-        ["openapi", "v3", rest @ ..] if get => {
-            openapi::v3_group_version(&api.registry, &rest.join("/")).map(|v| json_response(StatusCode::OK, &v)).ok_or(ApiError::NoRoute)
-        }
+        ["openapi", "v3", rest @ ..] if get => openapi::v3_group_version(&api.registry, &rest.join("/"))
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(ApiError::NoRoute),
         ["openapi", "v2"] if get => openapi_v2(&api, &accept),
         ["api", version, rest @ ..] => {
             let p = parse_resource_path("", version, rest)?;
@@ -119,11 +125,15 @@ async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
         .map_err(|_| ApiError::TooLarge(format!("the request body exceeds {MAX_BODY} bytes")))
 }
 
-async fn resource(api: Api, path: ResourcePath, query: Query, method: Method, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    let res = api
-        .registry
-        .get(&path.group, &path.version, &path.resource)
-        .ok_or(ApiError::NoRoute)?;
+async fn resource(
+    api: Api,
+    path: ResourcePath,
+    query: Query,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let res = api.registry.get(&path.group, &path.version, &path.resource).ok_or(ApiError::NoRoute)?;
     if path.namespace.is_some() && !res.namespaced {
         return Err(ApiError::NoRoute);
     }
@@ -135,16 +145,24 @@ async fn resource(api: Api, path: ResourcePath, query: Query, method: Method, he
         (Method::GET, false, None) => read::list(ctx).await,
         (Method::GET, true, None | Some("status")) => read::get(ctx).await,
         (Method::POST, false, None) => write::create(ctx, read_body(body).await?).await,
-        (Method::PUT, true, None | Some("status") | Some("finalize")) => write::update(ctx, read_body(body).await?).await,
+        (Method::PUT, true, None | Some("status") | Some("finalize")) => {
+            write::update(ctx, read_body(body).await?).await
+        }
         (Method::PATCH, true, None | Some("status")) => write::patch(ctx, read_body(body).await?).await,
         (Method::DELETE, true, None) => write::delete(ctx, read_body(body).await?).await,
         (Method::DELETE, false, None) => write::delete_collection(ctx, read_body(body).await?).await,
         (Method::GET, true, Some("scale")) => scale::get(ctx).await,
         (Method::PUT | Method::PATCH, true, Some("scale")) => {
-            let patch = ctx.headers.get(header::CONTENT_TYPE).is_some_and(|c| c.as_bytes().starts_with(b"application/merge-patch") || c.as_bytes().starts_with(b"application/json-patch") || c.as_bytes().starts_with(b"application/strategic"));
+            let patch = ctx.headers.get(header::CONTENT_TYPE).is_some_and(|c| {
+                c.as_bytes().starts_with(b"application/merge-patch")
+                    || c.as_bytes().starts_with(b"application/json-patch")
+                    || c.as_bytes().starts_with(b"application/strategic")
+            });
             scale::update(ctx, read_body(body).await?, patch).await
         }
-        (m, _, Some(s)) if valid_subresource(&ctx, s) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported on {s}"))),
+        (m, _, Some(s)) if valid_subresource(&ctx, s) => {
+            Err(ApiError::MethodNotAllowed(format!("{m} is not supported on {s}")))
+        }
         (_, _, Some(_)) => Err(ApiError::NoRoute),
         (m, _, None) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported here"))),
     }

@@ -18,7 +18,12 @@ pub async fn get(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let obj = ctx.api.objects.get(&ctx.res, ctx.ns(), ctx.name()).await?;
     let body = match out {
-        Output::Table => table::to_table(&ctx.res, std::slice::from_ref(&obj), json!({}), ctx.query.get("includeObject").unwrap_or("Metadata")),
+        Output::Table => table::to_table(
+            &ctx.res,
+            std::slice::from_ref(&obj),
+            json!({}),
+            ctx.query.get("includeObject").unwrap_or("Metadata"),
+        ),
         _ => obj,
     };
     Ok(negotiate::respond(StatusCode::OK, out, &body, &[]))
@@ -28,11 +33,14 @@ pub async fn get(ctx: Ctx) -> ApiResult<Response> {
 pub fn list_params(ctx: &Ctx) -> ApiResult<ListParams> {
     let limit = ctx.query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
     let rv = ctx.query.get("resourceVersion");
-    let mut params = ListParams { limit, continue_token: ctx.query.get("continue").map(str::to_string), ..Default::default() };
+    let mut params =
+        ListParams { limit, continue_token: ctx.query.get("continue").map(str::to_string), ..Default::default() };
     match (ctx.query.get("resourceVersionMatch"), rv) {
         (Some("Exact"), Some(rv)) => params.exact_revision = Some(parse_rv(rv)?),
         (Some("Exact"), None) => {
-            return Err(ApiError::BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided".into()));
+            return Err(ApiError::BadRequest(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided".into(),
+            ));
         }
         (Some("NotOlderThan") | None, Some(rv)) if rv != "0" => params.min_revision = Some(parse_rv(rv)?),
         (Some("NotOlderThan") | None, _) => {}
@@ -52,11 +60,8 @@ pub async fn list(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
     let params = list_params(&ctx)?;
-    let page = ctx
-        .api
-        .objects
-        .list(&ctx.res, ctx.ns(), &params, &|o: &Value| filter.matches(o), !filter.is_empty())
-        .await?;
+    let page =
+        ctx.api.objects.list(&ctx.res, ctx.ns(), &params, &|o: &Value| filter.matches(o), !filter.is_empty()).await?;
     let mut list_meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         list_meta["continue"] = json!(c);
@@ -65,7 +70,9 @@ pub async fn list(ctx: Ctx) -> ApiResult<Response> {
         list_meta["remainingItemCount"] = json!(r);
     }
     let body = match out {
-        Output::Table => table::to_table(&ctx.res, &page.items, list_meta, ctx.query.get("includeObject").unwrap_or("Metadata")),
+        Output::Table => {
+            table::to_table(&ctx.res, &page.items, list_meta, ctx.query.get("includeObject").unwrap_or("Metadata"))
+        }
         _ => json!({
             "kind": ctx.res.list_kind,
             "apiVersion": ctx.res.api_version(),

@@ -62,12 +62,28 @@ pub async fn update(ctx: Ctx, body: Bytes, is_patch: bool) -> ApiResult<Response
         .objects
         .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |mut current| {
             let scale = to_scale(&current, &p);
-            let desired = if is_patch { canopy_machinery::merge::merge_patch(&scale, &doc) } else { doc.clone() };
-            let replicas = desired.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(|| {
-                ApiError::invalid("Scale", "autoscaling", ctx.name(), vec!["spec.replicas: Invalid value: must be greater than or equal to 0".into()])
-            })?;
+            let desired = if is_patch {
+                let mut s = scale.clone();
+                canopy_machinery::merge::apply_merge_patch(&mut s, &doc);
+                s
+            } else {
+                doc.clone()
+            };
+            let replicas =
+                desired.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(|| {
+                    ApiError::invalid(
+                        "Scale",
+                        "autoscaling",
+                        ctx.name(),
+                        vec!["spec.replicas: Invalid value: must be greater than or equal to 0".into()],
+                    )
+                })?;
             set_path(&mut current, &p.spec_replicas, json!(replicas));
-            if let Some(rv) = desired.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|r| !r.is_empty() && !is_patch) {
+            if let Some(rv) = desired
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty() && !is_patch)
+            {
                 current["metadata"]["resourceVersion"] = json!(rv);
             } else if let Some(m) = current["metadata"].as_object_mut() {
                 m.remove("resourceVersion");

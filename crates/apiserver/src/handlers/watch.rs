@@ -30,14 +30,21 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     let send_initial = ctx.query.flag("sendInitialEvents") || rv.is_none_or(|r| r == "0");
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
     let initial_end_marker = ctx.query.flag("sendInitialEvents");
-    let timeout = ctx.query.int("timeoutSeconds")?.filter(|t| *t > 0).map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs(t as u64));
+    let timeout =
+        ctx.query.int("timeoutSeconds")?.filter(|t| *t > 0).map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs(t as u64));
     let include = ctx.query.get("includeObject").unwrap_or("Metadata").to_string();
     if let Some(name) = &ctx.path.name {
-        return Err(ApiError::BadRequest(format!("watch of a single object {name} is done with fieldSelector=metadata.name={name}")));
+        return Err(ApiError::BadRequest(format!(
+            "watch of a single object {name} is done with fieldSelector=metadata.name={name}"
+        )));
     }
     let prefix = ctx.res.scope_prefix(ctx.ns());
     let (initial, from) = if send_initial {
-        let page = ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true).await?;
+        let page = ctx
+            .api
+            .objects
+            .list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true)
+            .await?;
         (page.items, page.resource_version)
     } else {
         (Vec::new(), parse_rv(rv.unwrap_or("0"))?)

@@ -68,7 +68,12 @@ fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
     }
 }
 
-pub async fn create_object(ctx: &Ctx, mut obj: Value, fv: FieldValidation) -> ApiResult<(Value, Vec<String>)> {
+pub async fn create_object(
+    ctx: &Ctx,
+    mut obj: Value,
+    fv: FieldValidation,
+    applied: bool,
+) -> ApiResult<(Value, Vec<String>)> {
     admit::check_type(&ctx.res, &mut obj)?;
     admit::check_namespace(&ctx.res, ctx.ns(), &mut obj)?;
     if meta::name(&obj).is_empty()
@@ -79,7 +84,9 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value, fv: FieldValidation) -> Ap
     check_target_namespace(ctx).await?;
     defaults_on_create(ctx, &mut obj);
     let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
-    apply::record_update(&ctx.res, None, &mut obj, &manager, "Update");
+    if !applied {
+        apply::record_update(&ctx.res, None, &mut obj, &manager, "Update");
+    }
     let warnings = admit::validate(&ctx.res, &mut obj, fv)?;
     check_size(&obj)?;
     let created = ctx.api.objects.create(&ctx.res, ctx.ns(), obj, ctx.dry_run()?).await?;
@@ -89,7 +96,7 @@ pub async fn create_object(ctx: &Ctx, mut obj: Value, fv: FieldValidation) -> Ap
 pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let obj = negotiate::decode_body(&ctx.headers, &body)?;
     let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
-    let (created, warnings) = create_object(&ctx, obj, fv).await?;
+    let (created, warnings) = create_object(&ctx, obj, fv, false).await?;
     Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings))
 }
 
@@ -189,7 +196,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
                     )));
                 }
                 let obj = apply::apply(&ctx.res, None, &obj, &manager, force)?;
-                let (created, warnings) = create_object(&ctx, obj, fv).await?;
+                let (created, warnings) = create_object(&ctx, obj, fv, true).await?;
                 return Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings));
             }
             Err(e) => return Err(e),
@@ -240,7 +247,8 @@ fn delete_options(ctx: &Ctx, body: &Bytes) -> ApiResult<DeleteOptions> {
             )));
         }
     };
-    let orphan_dependents = doc["orphanDependents"].as_bool().or(ctx.query.get("orphanDependents").map(|v| v == "true"));
+    let orphan_dependents =
+        doc["orphanDependents"].as_bool().or(ctx.query.get("orphanDependents").map(|v| v == "true"));
     let propagation = propagation.or(match orphan_dependents {
         Some(true) => Some(Propagation::Orphan),
         Some(false) => Some(Propagation::Background),
@@ -268,11 +276,8 @@ pub async fn delete(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
 pub async fn delete_collection(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let opts = delete_options(&ctx, &body)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
-    let page = ctx
-        .api
-        .objects
-        .list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true)
-        .await?;
+    let page =
+        ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true).await?;
     let mut deleted = Vec::new();
     for obj in page.items {
         let ns = meta::meta_str(&obj, "namespace").map(str::to_string);

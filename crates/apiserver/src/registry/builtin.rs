@@ -49,7 +49,6 @@ where
         }),
         strategic_merge: true,
         storage_version: "v1".into(),
-        preferred: true,
         validation: Validation::Builtin {
             normalize: normalize::<T>,
             schema: schema::<T>,
@@ -87,8 +86,14 @@ pub fn builtin_resources() -> Vec<Resource> {
         build::<core::v1::Pod>(spec("", "Pod", "pods", &["po"], true, true, ALL)),
         build::<core::v1::Service>(spec("", "Service", "services", &["svc"], true, true, ALL)),
         build::<core::v1::Endpoints>(spec("", "Endpoints", "endpoints", &["ep"], true, false, NONE)),
-        build::<apps::v1::Deployment>(Spec { scale: true, ..spec("apps", "Deployment", "deployments", &["deploy"], true, true, ALL) }),
-        build::<apps::v1::ReplicaSet>(Spec { scale: true, ..spec("apps", "ReplicaSet", "replicasets", &["rs"], true, true, ALL) }),
+        build::<apps::v1::Deployment>(Spec {
+            scale: true,
+            ..spec("apps", "Deployment", "deployments", &["deploy"], true, true, ALL)
+        }),
+        build::<apps::v1::ReplicaSet>(Spec {
+            scale: true,
+            ..spec("apps", "ReplicaSet", "replicasets", &["rs"], true, true, ALL)
+        }),
         build::<coordination::v1::Lease>(spec("coordination.k8s.io", "Lease", "leases", &[], true, false, NONE)),
         build::<apiextensions::CustomResourceDefinition>(spec(
             "apiextensions.k8s.io",
@@ -100,8 +105,24 @@ pub fn builtin_resources() -> Vec<Resource> {
             NONE,
         )),
         build::<rbac::v1::Role>(spec("rbac.authorization.k8s.io", "Role", "roles", &[], true, false, NONE)),
-        build::<rbac::v1::ClusterRole>(spec("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", &[], false, false, NONE)),
-        build::<rbac::v1::RoleBinding>(spec("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", &[], true, false, NONE)),
+        build::<rbac::v1::ClusterRole>(spec(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            "clusterroles",
+            &[],
+            false,
+            false,
+            NONE,
+        )),
+        build::<rbac::v1::RoleBinding>(spec(
+            "rbac.authorization.k8s.io",
+            "RoleBinding",
+            "rolebindings",
+            &[],
+            true,
+            false,
+            NONE,
+        )),
         build::<rbac::v1::ClusterRoleBinding>(spec(
             "rbac.authorization.k8s.io",
             "ClusterRoleBinding",

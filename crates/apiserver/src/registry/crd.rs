@@ -36,7 +36,6 @@ pub fn resources_from_crd(crd: &Value) -> Vec<Resource> {
         .find(|v| v["storage"].as_bool() == Some(true))
         .map(|v| str_at(v, "/name").to_string())
         .unwrap_or_default();
-    let preferred = preferred_version(&versions);
     versions
         .iter()
         .filter(|v| v["served"].as_bool() == Some(true))
@@ -53,7 +52,6 @@ pub fn resources_from_crd(crd: &Value) -> Vec<Resource> {
                 .unwrap_or_default();
             Resource {
                 group: group.clone(),
-                preferred: Some(&version) == preferred.as_ref(),
                 version,
                 kind: kind.clone(),
                 list_kind: list_kind.clone(),
@@ -108,14 +106,6 @@ pub fn version_priority(v: &str) -> (u8, i64, i64) {
         Ok(minor) => (stage, major, minor),
         Err(_) => (0, 0, 0),
     }
-}
-
-fn preferred_version(versions: &[Value]) -> Option<String> {
-    versions
-        .iter()
-        .filter(|v| v["served"].as_bool() == Some(true))
-        .map(|v| str_at(v, "/name").to_string())
-        .max_by_key(|v| version_priority(v))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 pub use builtin::builtin_resources;
-pub use crd::resources_from_crd;
+pub use crd::{resources_from_crd, version_priority};
 
 /// How objects of a kind are checked and normalised before they are stored.
 #[derive(Clone)]
@@ -65,8 +65,6 @@ pub struct Resource {
     pub strategic_merge: bool,
     /// The version objects are stored in; reads of other versions are converted.
     pub storage_version: String,
-    /// The group's preferred version, advertised in discovery.
-    pub preferred: bool,
     pub validation: Validation,
     pub columns: Vec<PrinterColumn>,
     /// Custom resources: the CRD's name, so deleting the CRD deletes its objects.
@@ -97,10 +95,6 @@ impl Resource {
             (true, Some(ns)) => format!("{}{ns}/{name}", self.key_prefix()),
             _ => format!("{}{name}", self.key_prefix()),
         }
-    }
-
-    pub fn group_resource(&self) -> String {
-        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
     }
 }
 
@@ -148,18 +142,6 @@ impl Registry {
         inner.by_gvr.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
     }
 
-    /// The resource for `apiVersion` + `kind`, as found in a request body or ownerReference.
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<Resource>> {
-        let (group, version) = split_api_version(api_version);
-        let inner = self.inner.read().expect("registry lock poisoned");
-        inner.by_gvr.values().find(|r| r.group == group && r.version == version && r.kind == kind).cloned()
-    }
-
-    pub fn group_exists(&self, group: &str, version: &str) -> bool {
-        let inner = self.inner.read().expect("registry lock poisoned");
-        inner.by_gvr.keys().any(|(g, v, _)| g == group && v == version)
-    }
-
     /// Every resource, groups in registration order, versions and plurals sorted.
     pub fn all(&self) -> Vec<Arc<Resource>> {
         let inner = self.inner.read().expect("registry lock poisoned");
@@ -173,13 +155,5 @@ impl Registry {
     /// One entry per stored resource (group + plural), at its storage version.
     pub fn storage_resources(&self) -> Vec<Arc<Resource>> {
         self.all().into_iter().filter(|r| r.version == r.storage_version).collect()
-    }
-}
-
-/// `apps/v1` -> (`apps`, `v1`); `v1` -> (``, `v1`).
-pub fn split_api_version(api_version: &str) -> (&str, &str) {
-    match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
     }
 }

@@ -42,7 +42,7 @@ impl TestServer {
     /// Runs a kubectl binary (`kubectl` is the version dispatcher; `kubectl.1.31` a fixed minor).
     pub fn kubectl_bin(&self, bin: &str, args: &[&str], stdin: Option<&str>) -> Out {
         use std::io::Write;
-        let mut cmd = Command::new(bin);
+        let mut cmd = Command::new(resolve_kubectl(bin));
         cmd.env("HOME", &self.home)
             .env("KUBECONFIG", self.kubeconfig())
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -98,6 +98,19 @@ impl TestServer {
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("kube config");
         kube::Client::try_from(config).expect("kube client")
     }
+}
+
+/// `kubectl` is the dispatcher on PATH; the fixed minors (`kubectl.1.31`) sit beside its target.
+pub fn resolve_kubectl(bin: &str) -> PathBuf {
+    if bin == "kubectl" {
+        return PathBuf::from(bin);
+    }
+    let dispatcher = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.exists())
+        .expect("kubectl on PATH");
+    let real = std::fs::canonicalize(&dispatcher).expect("kubectl resolves");
+    real.parent().expect("kubectl has a directory").join(bin)
 }
 
 /// Polls `check` (in a blocking-friendly way) until it returns true or ~20 s pass.
