@@ -144,8 +144,7 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
     let mut conflicts: Vec<(String, Path)> = Vec::new();
     for e in list.iter().filter(|e| !(e.manager == manager && e.operation == "Apply")) {
         for p in &owned {
-            if e.fields.iter().any(|f| overlaps(f, p)) && fieldset::value_at(&base, p) != fieldset::value_at(&config, p)
-            {
+            if e.fields.contains(p) && fieldset::value_at(&base, p) != fieldset::value_at(&config, p) {
                 conflicts.push((e.manager.clone(), p.clone()));
             }
         }
@@ -163,17 +162,17 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
     }
     for e in &mut list {
         if !(e.manager == manager && e.operation == "Apply") {
-            e.fields.retain(|f| !conflicts.iter().any(|(_, p)| overlaps(p, f)));
+            e.fields.retain(|f| !conflicts.iter().any(|(_, p)| p == f));
         }
     }
 
     let mut result = base.clone();
     if let Some(prev) = list.iter().find(|e| e.manager == manager && e.operation == "Apply") {
-        for gone in prev.fields.iter().filter(|f| !owned.iter().any(|o| overlaps(o, f))) {
+        for gone in prev.fields.iter().filter(|f| !owned.contains(f)) {
             let owned_elsewhere = list
                 .iter()
                 .filter(|e| !(e.manager == manager && e.operation == "Apply"))
-                .any(|e| e.fields.iter().any(|f| overlaps(f, gone)));
+                .any(|e| e.fields.iter().any(|f| f == gone));
             if !owned_elsewhere {
                 fieldset::remove_at(&mut result, gone);
             }
@@ -199,4 +198,28 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
     }
     store_entries(res, &mut result, list);
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    fn cm(data: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "data": data})
+    }
+
+    #[test]
+    fn managers_own_what_they_apply() {
+        let reg = Registry::with_builtins();
+        let res = reg.get("", "v1", "configmaps").expect("configmaps");
+        let v1 = apply(&res, None, &cm(json!({"a": "1", "b": "2"})), "alice", false).expect("create");
+        let err = apply(&res, Some(&v1), &cm(json!({"a": "x"})), "bob", false).expect_err("conflict");
+        assert!(err.to_string().contains("conflict with \"alice\""), "{err}");
+        let v2 = apply(&res, Some(&v1), &cm(json!({"a": "x"})), "bob", true).expect("forced");
+        let v3 = apply(&res, Some(&v2), &cm(json!({})), "alice", false).expect("alice lets go of b");
+        assert_eq!(v3["data"], json!({"a": "x"}), "{v3}");
+        // An unchanged value is no conflict.
+        apply(&res, Some(&v3), &cm(json!({"a": "x"})), "carol", false).expect("same value");
+    }
 }
