@@ -75,11 +75,8 @@ async fn pass(objects: &Objects) -> ApiResult<()> {
     collect_garbage(objects).await
 }
 
-fn all_items<'a>(
-    objects: &'a Objects,
-    res: &'a Resource,
-) -> impl std::future::Future<Output = ApiResult<Vec<Value>>> + 'a {
-    async move { Ok(objects.list(res, None, &ListParams::default(), &|_| true, false).await?.items) }
+async fn all_items(objects: &Objects, res: &Resource) -> ApiResult<Vec<Value>> {
+    Ok(objects.list(res, None, &ListParams::default(), &|_| true).await?.items)
 }
 
 /// Deletes the content of terminating namespaces, then removes the `kubernetes` finalizer.
@@ -95,7 +92,7 @@ async fn terminate_namespaces(objects: &Objects) -> ApiResult<()> {
             if !res.namespaced {
                 continue;
             }
-            let items = objects.list(&res, Some(&name), &ListParams::default(), &|_| true, false).await?.items;
+            let items = objects.list(&res, Some(&name), &ListParams::default(), &|_| true).await?.items;
             for obj in &items {
                 if !meta::is_deleting(obj) {
                     match objects.delete(&res, Some(&name), meta::name(obj), &DeleteOptions::default()).await {
@@ -105,7 +102,7 @@ async fn terminate_namespaces(objects: &Objects) -> ApiResult<()> {
                 }
             }
             remaining += objects
-                .list(&res, Some(&name), &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false)
+                .list(&res, Some(&name), &ListParams { limit: Some(1), ..Default::default() }, &|_| true)
                 .await?
                 .items
                 .len();

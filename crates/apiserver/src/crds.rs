@@ -17,7 +17,7 @@ fn crd_resource(objects: &Objects) -> std::sync::Arc<Resource> {
 /// Makes the registry serve exactly the CRDs in the store; called at start and on every change.
 pub async fn sync_all(objects: &Objects) -> ApiResult<()> {
     let crd_res = crd_resource(objects);
-    let crds = objects.list(&crd_res, None, &ListParams::default(), &|_| true, false).await?.items;
+    let crds = objects.list(&crd_res, None, &ListParams::default(), &|_| true).await?.items;
     let names: Vec<String> = crds.iter().map(|c| meta::name(c).to_string()).collect();
     for r in objects.registry.all() {
         if let Some(crd) = &r.crd
@@ -90,14 +90,13 @@ async fn cleanup(objects: &Objects, crd_res: &Resource, crd: &Value) -> ApiResul
     let stored =
         objects.registry.all().into_iter().find(|r| r.crd.as_deref() == Some(&name) && r.version == r.storage_version);
     if let Some(res) = stored {
-        let items = objects.list(&res, None, &ListParams::default(), &|_| true, false).await?.items;
+        let items = objects.list(&res, None, &ListParams::default(), &|_| true).await?.items;
         for obj in items {
             let ns = meta::meta_str(&obj, "namespace").map(str::to_string);
             // Objects with finalizers of their own are left to them, as upstream does.
             let _ = objects.delete(&res, ns.as_deref(), meta::name(&obj), &DeleteOptions::default()).await;
         }
-        let left =
-            objects.list(&res, None, &ListParams { limit: Some(1), ..Default::default() }, &|_| true, false).await?;
+        let left = objects.list(&res, None, &ListParams { limit: Some(1), ..Default::default() }, &|_| true).await?;
         if !left.items.is_empty() {
             return Ok(());
         }

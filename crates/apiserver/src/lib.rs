@@ -91,3 +91,48 @@ pub fn router(api: Api) -> Router {
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api)
 }
+
+/// Entry points for the fuzz targets in `fuzz/` and the property tests: everything a request
+/// body or URL goes through before it reaches the store. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use serde_json::Value;
+
+    /// Decodes a body as the server would for `content_type`, then admits it as `kind`
+    /// (a built-in kind's plural, e.g. `pods`). Returns whether it was accepted.
+    pub fn decode_and_admit(content_type: &str, body: &[u8], plural: &str) -> bool {
+        let mut headers = http::HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(content_type) {
+            headers.insert(http::header::CONTENT_TYPE, v);
+        }
+        let Ok(mut obj) = crate::negotiate::decode_body(&headers, body) else { return false };
+        let registry = crate::registry::Registry::with_builtins();
+        let Some(res) = registry.get("", "v1", plural).or_else(|| registry.get("apps", "v1", plural)) else {
+            return false;
+        };
+        crate::admit::check_type(&res, &mut obj).is_ok()
+            && crate::admit::check_namespace(&res, Some("default"), &mut obj).is_ok()
+            && crate::admit::validate(&res, &mut obj, crate::admit::FieldValidation::Strict).is_ok()
+    }
+
+    /// Parses a URL path and query as the router does.
+    pub fn parse_url(path: &str, query: &str) -> bool {
+        let q = crate::request::Query::parse(Some(query));
+        let _ = q.int("limit");
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        crate::request::parse_resource_path("", "v1", &segs).is_ok()
+    }
+
+    /// Applies a patch of the given content type to `current` as a `kind` would be patched.
+    pub fn patch(content_type: &str, current: &Value, patch: &Value) -> bool {
+        let registry = crate::registry::Registry::with_builtins();
+        let res = registry.get("", "v1", "pods").expect("pods are built in");
+        match crate::patch::PatchKind::from_content_type(content_type, true) {
+            Ok(crate::patch::PatchKind::Apply) => {
+                crate::apply::apply(&res, Some(current), patch, "fuzz", false).is_ok()
+            }
+            Ok(kind) => crate::patch::apply_patch(&res, kind, current, patch).is_ok(),
+            Err(_) => false,
+        }
+    }
+}

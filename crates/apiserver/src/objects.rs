@@ -54,7 +54,6 @@ pub struct Page {
     pub items: Vec<Value>,
     pub resource_version: Revision,
     pub continue_token: Option<String>,
-    pub remaining: Option<i64>,
 }
 
 /// How a list reads (from the query string).
@@ -133,7 +132,6 @@ impl Objects {
         ns: Option<&str>,
         params: &ListParams,
         keep: &(dyn Fn(&Value) -> bool + Sync),
-        filtered: bool,
     ) -> ApiResult<Page> {
         let prefix = res.scope_prefix(ns);
         let (mut revision, mut start_after) = match &params.continue_token {
@@ -177,23 +175,7 @@ impl Objects {
             if !page.more || full {
                 let rv = page.revision;
                 let continue_token = (page.more).then(|| encode_continue(rv, last_key.unwrap_or_default()));
-                let remaining = if continue_token.is_some() && !filtered {
-                    let rest = self
-                        .store
-                        .list(ListOptions {
-                            prefix: prefix.clone(),
-                            start_after: last_token_key(&continue_token),
-                            limit: None,
-                            revision: Some(rv),
-                        })
-                        .await
-                        .map(|p| p.items.len() as i64)
-                        .ok();
-                    rest
-                } else {
-                    None
-                };
-                return Ok(Page { items, resource_version: rv, continue_token, remaining });
+                return Ok(Page { items, resource_version: rv, continue_token });
             }
             start_after = last_key;
         }
@@ -430,8 +412,4 @@ fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
     let bad = || ApiError::BadRequest(format!("continue key is not valid: {token:?}"));
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     serde_json::from_slice(&raw).map_err(|_| bad())
-}
-
-fn last_token_key(token: &Option<String>) -> Option<String> {
-    token.as_deref().and_then(|t| decode_continue(t).ok()).map(|t| t.start)
 }

@@ -39,7 +39,10 @@ fn group_versions(reg: &Registry) -> BTreeMap<String, Vec<std::sync::Arc<Resourc
 }
 
 /// Schemas (components) for a set of resources, with each kind's name.
-fn schemas(resources: &[std::sync::Arc<Resource>]) -> (Map<String, Value>, Vec<(std::sync::Arc<Resource>, String)>) {
+/// Resources with the component name of their schema.
+type Named = Vec<(std::sync::Arc<Resource>, String)>;
+
+fn schemas(resources: &[std::sync::Arc<Resource>]) -> (Map<String, Value>, Named) {
     let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
     let mut named = Vec::new();
     let mut custom = Map::new();
@@ -102,7 +105,7 @@ fn operation(r: &Resource, action: &str, schema_ref: &str, id: &str) -> Value {
     op
 }
 
-fn paths(gv: &str, named: &[(std::sync::Arc<Resource>, String)]) -> Map<String, Value> {
+fn paths(gv: &str, named: &Named) -> Map<String, Value> {
     let mut paths = Map::new();
     for (r, name) in named {
         let schema_ref = format!("{REF_PREFIX}{name}");

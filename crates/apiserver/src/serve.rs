@@ -86,7 +86,7 @@ fn tls_acceptor(pki: &Pki) -> anyhow::Result<TlsAcceptor> {
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> =
-        Arc::new(canopy_store::RedbStore::open(&config.data_dir.join("store.redb")).context("opening the store")?);
+        Arc::new(canopy_store::RedbStore::open(config.data_dir.join("store.redb")).context("opening the store")?);
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let pki = Pki::load_or_create(&config.data_dir, &default_sans(addr, &config.extra_sans))?;

@@ -76,10 +76,22 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut server = start_server(&data);
     assert_eq!(std::fs::read(data.join("pki/ca.crt")).expect("CA kept"), ca_before, "the CA must survive restarts");
     let api: Api<ConfigMap> = Api::namespaced(client(&data).await, "default");
-    let stored: std::collections::HashSet<String> =
-        api.list(&ListParams::default()).await.expect("list").items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let stored: std::collections::HashSet<String> = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
     let missing: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
-    assert!(missing.is_empty(), "{} of {} acknowledged writes lost, e.g. {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged writes lost, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
     server.kill().expect("stop");
     let _ = server.wait();
 }

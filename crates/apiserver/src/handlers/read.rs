@@ -60,14 +60,10 @@ pub async fn list(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
     let params = list_params(&ctx)?;
-    let page =
-        ctx.api.objects.list(&ctx.res, ctx.ns(), &params, &|o: &Value| filter.matches(o), !filter.is_empty()).await?;
+    let page = ctx.api.objects.list(&ctx.res, ctx.ns(), &params, &|o: &Value| filter.matches(o)).await?;
     let mut list_meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         list_meta["continue"] = json!(c);
-    }
-    if let Some(r) = page.remaining {
-        list_meta["remainingItemCount"] = json!(r);
     }
     let body = match out {
         Output::Table => {

@@ -40,11 +40,8 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     }
     let prefix = ctx.res.scope_prefix(ctx.ns());
     let (initial, from) = if send_initial {
-        let page = ctx
-            .api
-            .objects
-            .list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o), true)
-            .await?;
+        let page =
+            ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o)).await?;
         (page.items, page.resource_version)
     } else {
         (Vec::new(), parse_rv(rv.unwrap_or("0"))?)
