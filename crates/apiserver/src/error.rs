@@ -58,6 +58,8 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     Timeout(String),
+    #[error("too many requests, please try again later")]
+    TooManyRequests,
     #[error("{0}")]
     Internal(String),
 }
@@ -103,6 +105,7 @@ impl ApiError {
             Self::Gone(_) => StatusCode::GONE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +125,7 @@ impl ApiError {
             Self::Gone(_) => "Expired",
             Self::TooLarge(_) => "RequestEntityTooLarge",
             Self::Timeout(_) => "Timeout",
+            Self::TooManyRequests => "TooManyRequests",
             Self::Internal(_) => "InternalError",
         }
     }

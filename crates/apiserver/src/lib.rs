@@ -47,7 +47,13 @@ pub struct Api {
     objects: Objects,
     registry: Registry,
     admin_token: Arc<str>,
+    openapi: Arc<openapi::Cache>,
+    /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
+    inflight: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most non-watch requests served at once; more get 429 with `Retry-After`.
+pub const MAX_REQUESTS_INFLIGHT: usize = 800;
 
 /// Paths anyone may read, as upstream's `system:public-info-viewer`.
 fn is_public(path: &str) -> bool {
@@ -77,6 +83,28 @@ async fn authenticate(State(api): State<Api>, req: Request, next: Next) -> Respo
     }
 }
 
+/// Sheds load instead of queueing without bound. Watches are long-lived and not counted.
+async fn limit_inflight(State(api): State<Api>, req: Request, next: Next) -> Response {
+    let watch = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    if watch {
+        return next.run(req).await;
+    }
+    match api.inflight.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::TooManyRequests.into_response(),
+    }
+}
+
+/// A panic in a handler becomes a 500 `Status`, never a dropped connection.
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::Internal(format!("the server panicked while handling the request: {detail}")).into_response()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -88,7 +116,9 @@ pub fn router(api: Api) -> Router {
         .route("/livez", get(healthz))
         .route("/readyz", get(healthz))
         .fallback(handlers::dispatch)
+        .layer(axum::middleware::from_fn_with_state(api.clone(), limit_inflight))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .with_state(api)
 }
 

@@ -148,17 +148,41 @@ fn hash(v: &Value) -> String {
     format!("{:016X}", h.finish())
 }
 
-pub fn v3_root(reg: &Registry) -> Value {
+/// The v3 documents of one registry generation.
+pub struct Docs {
+    generation: u64,
+    pub root: Value,
+    pub group_versions: BTreeMap<String, Value>,
+}
+
+/// Builds the documents once per registry change (kubectl fetches the root on every apply).
+#[derive(Default)]
+pub struct Cache(std::sync::Mutex<Option<std::sync::Arc<Docs>>>);
+
+impl Cache {
+    pub fn get(&self, reg: &Registry) -> std::sync::Arc<Docs> {
+        let generation = reg.generation();
+        let mut slot = self.0.lock().expect("openapi cache lock poisoned");
+        match slot.as_ref() {
+            Some(d) if d.generation == generation => d.clone(),
+            _ => {
+                let docs = std::sync::Arc::new(build(reg, generation));
+                *slot = Some(docs.clone());
+                docs
+            }
+        }
+    }
+}
+
+fn build(reg: &Registry, generation: u64) -> Docs {
     let mut paths = Map::new();
+    let mut group_versions_docs = BTreeMap::new();
     for (gv, resources) in group_versions(reg) {
         let doc = v3_doc(&gv, &resources);
         paths.insert(gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={}", hash(&doc))}));
+        group_versions_docs.insert(gv, doc);
     }
-    json!({"paths": paths})
-}
-
-pub fn v3_group_version(reg: &Registry, gv: &str) -> Option<Value> {
-    group_versions(reg).remove(gv).map(|resources| v3_doc(gv, &resources))
+    Docs { generation, root: json!({"paths": paths}), group_versions: group_versions_docs }
 }
 
 /// Swagger 2.0 with every definition (for clients that still read v2).

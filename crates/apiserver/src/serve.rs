@@ -100,7 +100,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     crds::sync_all(&objects).await.map_err(|e| anyhow::anyhow!("loading CRDs: {e}"))?;
     controllers::spawn(objects.clone());
 
-    let api = Api { objects, registry, admin_token: Arc::from(pki.admin_token.as_str()) };
+    let api = Api {
+        objects,
+        registry,
+        admin_token: Arc::from(pki.admin_token.as_str()),
+        openapi: Arc::default(),
+        inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
+    };
     let app = crate::router(api);
     let acceptor = tls_acceptor(&pki)?;
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "serving");

@@ -48,10 +48,16 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -
         .context("starting the API server")?;
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
     eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("SIGTERM handler")?;
     tokio::select! {
         r = server.wait() => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("canopy: interrupted, stopping");
+            Ok(())
+        }
+        _ = term.recv() => {
+            eprintln!("canopy: terminated, stopping");
             Ok(())
         }
     }

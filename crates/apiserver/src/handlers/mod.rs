@@ -79,9 +79,13 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
         ["apis", group, version] if get => discovery::resource_list(&api.registry, group, version)
             .map(|v| json_response(StatusCode::OK, &v))
             .ok_or(ApiError::NoRoute),
-        ["openapi", "v3"] if get => Ok(json_response(StatusCode::OK, &openapi::v3_root(&api.registry))),
-        ["openapi", "v3", rest @ ..] if get => openapi::v3_group_version(&api.registry, &rest.join("/"))
-            .map(|v| json_response(StatusCode::OK, &v))
+        ["openapi", "v3"] if get => Ok(json_response(StatusCode::OK, &api.openapi.get(&api.registry).root)),
+        ["openapi", "v3", rest @ ..] if get => api
+            .openapi
+            .get(&api.registry)
+            .group_versions
+            .get(&rest.join("/"))
+            .map(|v| json_response(StatusCode::OK, v))
             .ok_or(ApiError::NoRoute),
         ["openapi", "v2"] if get => openapi_v2(&api, &accept),
         ["api", version, rest @ ..] => {

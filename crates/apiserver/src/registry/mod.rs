@@ -102,6 +102,8 @@ impl Resource {
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<RwLock<Inner>>,
+    /// Bumped on every change, so derived documents (OpenAPI) know when to rebuild.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Default)]
@@ -121,7 +123,16 @@ impl Registry {
         reg
     }
 
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub fn insert(&self, r: Resource) {
+        self.bump();
         let mut inner = self.inner.write().expect("registry lock poisoned");
         if !inner.group_order.contains(&r.group) {
             inner.group_order.push(r.group.clone());
@@ -131,6 +142,7 @@ impl Registry {
 
     /// Removes every version served for a CRD.
     pub fn remove_crd(&self, crd_name: &str) {
+        self.bump();
         let mut inner = self.inner.write().expect("registry lock poisoned");
         inner.by_gvr.retain(|_, r| r.crd.as_deref() != Some(crd_name));
         let groups: Vec<String> = inner.by_gvr.values().map(|r| r.group.clone()).collect();
