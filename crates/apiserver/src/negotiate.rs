@@ -55,6 +55,8 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
         | "application/json-patch+json"
         | "application/strategic-merge-patch+json" => decode_json(body)?,
         "application/yaml" | "application/apply-patch+yaml" => decode_yaml(body)?,
+        canopy_protobuf::CONTENT_TYPE => canopy_protobuf::decode(body)
+            .map_err(|e| ApiError::BadRequest(format!("error decoding protobuf body: {e}")))?,
         other => return Err(ApiError::UnsupportedMediaType(other.to_string())),
     };
     if canopy_machinery::merge::check_depth(&value, MAX_DEPTH).is_err() {

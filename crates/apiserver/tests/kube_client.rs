@@ -4,7 +4,7 @@ mod common;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, VersionMatch, WatchEvent, WatchParams};
 
 fn cm(name: &str, value: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({
@@ -87,6 +87,25 @@ async fn watch_from_resource_version() {
     }
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_at_an_exact_resource_version() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    let first = api.create(&PostParams::default(), &cm("snap", "old")).await.expect("create");
+    let rv = first.metadata.resource_version.expect("rv");
+    api.patch("snap", &PatchParams::default(), &Patch::Merge(serde_json::json!({"data": {"v": "new"}})))
+        .await
+        .expect("patch");
+    api.create(&PostParams::default(), &cm("later", "x")).await.expect("create");
+    let then = api.list(&ListParams::default().at(&rv).matching(VersionMatch::Exact)).await.expect("exact list");
+    assert_eq!(then.metadata.resource_version.as_deref(), Some(rv.as_str()));
+    let names: Vec<_> = then.items.iter().filter_map(|c| c.metadata.name.as_deref()).collect();
+    assert_eq!(names, ["snap"]);
+    assert_eq!(then.items[0].data.as_ref().and_then(|d| d.get("v")).map(String::as_str), Some("old"));
+    let now = api.list(&ListParams::default().at(&rv).matching(VersionMatch::NotOlderThan)).await.expect("list");
+    assert_eq!(now.items.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

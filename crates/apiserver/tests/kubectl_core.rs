@@ -99,6 +99,12 @@ async fn errors_are_kubernetes_statuses() {
     assert!(!err.ok && err.stderr.contains("bogusField"), "{}", err.stderr);
     let err = t.fails(&["get", "cm", "-n", "no-such-ns", "x"]);
     assert!(err.contains("not found"), "{err}");
+    let err = t.fails(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?resourceVersion=999999&resourceVersionMatch=NotOlderThan",
+    ]);
+    assert!(err.contains("Too large resource version"), "{err}");
     let err = t.kubectl_in(&["create", "-n", "no-such-ns", "-f", "-"], CM);
     assert!(!err.ok && err.stderr.contains(r#"namespaces "no-such-ns" not found"#), "{}", err.stderr);
 }
