@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 
 /// Starts `canopy server` on an ephemeral port; returns the child once it serves.
 fn start_server(data_dir: &Path) -> Child {
@@ -92,6 +93,13 @@ async fn acknowledged_writes_survive_kill_9() {
         acked.len(),
         &missing[..missing.len().min(5)]
     );
+
+    // History does not survive a restart: watching from before it is 410 Gone, so clients relist.
+    let mut old = api.watch(&WatchParams::default().timeout(5), "1").await.expect("watch").boxed();
+    match old.try_next().await {
+        Ok(Some(WatchEvent::Error(e))) => assert_eq!(e.code, 410, "{e:?}"),
+        other => panic!("expected 410 Gone for a pre-restart resourceVersion, got {other:?}"),
+    }
     server.kill().expect("stop");
     let _ = server.wait();
 }
