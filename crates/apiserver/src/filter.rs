@@ -35,6 +35,10 @@ impl Filter {
         Ok(Self { labels, fields })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.fields.is_none()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         if let Some(l) = &self.labels
             && !l.matches(&meta::labels(obj))

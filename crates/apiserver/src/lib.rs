@@ -50,6 +50,8 @@ pub struct Api {
     openapi: Arc<openapi::Cache>,
     /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
     inflight: Arc<tokio::sync::Semaphore>,
+    /// Watch events encoded once for all watchers.
+    encoded: Arc<handlers::EncodedEvents>,
 }
 
 /// The most non-watch requests served at once; more get 429 with `Retry-After`.

@@ -106,6 +106,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         admin_token: Arc::from(pki.admin_token.as_str()),
         openapi: Arc::default(),
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
+        encoded: Arc::default(),
     };
     let app = crate::router(api);
     let acceptor = tls_acceptor(&pki)?;

@@ -5,6 +5,8 @@ mod scale;
 mod watch;
 mod write;
 
+pub use watch::EncodedEvents;
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -106,9 +106,16 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
                         }
                     };
                     last_rv = ev.revision;
-                    if let Some((kind, obj)) = translate(&ctx, &filter, &ev)
-                        && !send(json!({"type": kind, "object": render(obj)})).await
-                    {
+                    let line = if filter.is_empty() && out != Output::Table {
+                        // The common case: every watcher sends the same bytes, encoded once.
+                        let Some(obj) = ctx.api.encoded.get(&ctx.api.objects, &ctx.res, &ev.kv) else { continue };
+                        frame(unfiltered_kind(&ev), &obj)
+                    } else {
+                        let Some((kind, obj)) = translate(&ctx, &filter, &ev) else { continue };
+                        let obj = render(obj);
+                        frame(kind, &serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"))
+                    };
+                    if tx.send(line).await.is_err() {
                         return;
                     }
                 }
@@ -121,6 +128,56 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     Ok(resp)
+}
+
+/// One newline-delimited watch event around an already encoded object.
+fn frame(kind: &str, object: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object.len() + 32);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
+}
+
+fn unfiltered_kind(ev: &Event) -> &'static str {
+    match (ev.kind, &ev.prev) {
+        (EventKind::Delete, _) => "DELETED",
+        (EventKind::Put, Some(_)) => "MODIFIED",
+        (EventKind::Put, None) => "ADDED",
+    }
+}
+
+/// Encoded watch objects shared by all watchers: with a thousand watchers on a resource, an
+/// event is decoded and re-encoded once, not a thousand times. Keyed by the event's revision
+/// (unique store-wide) and the API version it is served at.
+#[derive(Default)]
+pub struct EncodedEvents(std::sync::Mutex<std::collections::HashMap<(Revision, String), Bytes>>);
+
+/// Entries kept before the cache starts over (events are only read right after they happen).
+const ENCODED_EVENTS_MAX: usize = 4096;
+
+impl EncodedEvents {
+    fn get(
+        &self,
+        objects: &crate::objects::Objects,
+        res: &crate::registry::Resource,
+        kv: &canopy_store::KeyValue,
+    ) -> Option<Bytes> {
+        let key = (kv.mod_revision, res.api_version());
+        let mut map = self.0.lock().expect("encoded events lock poisoned");
+        if let Some(b) = map.get(&key) {
+            return Some(b.clone());
+        }
+        let obj = objects.decode(res, kv).ok()?;
+        let bytes = Bytes::from(serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"));
+        if map.len() >= ENCODED_EVENTS_MAX {
+            map.clear();
+        }
+        map.insert(key, bytes.clone());
+        Some(bytes)
+    }
 }
 
 fn bookmark(ctx: &Ctx, rv: Revision, initial_end: bool) -> Value {
