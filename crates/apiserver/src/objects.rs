@@ -295,7 +295,17 @@ impl Objects {
                 ));
             }
             if meta::is_deleting(&obj) {
-                return Ok(Deleted::Pending(obj));
+                // A deleting object goes at once when its grace period is cut to zero (the node
+                // agent confirming a pod is gone) and nothing else holds it.
+                let expedite = opts.grace_period_seconds == Some(0) && !blocks_deletion(res, &obj);
+                if !expedite || opts.dry_run {
+                    return Ok(Deleted::Pending(obj));
+                }
+                match self.store.delete(&kv.key, Precondition::ModRevision(kv.mod_revision)).await {
+                    Ok(_) => return Ok(Deleted::Now(obj)),
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(ApiError::from_store(e, target(res, name))),
+                }
             }
             let mut fins = meta::finalizers(&obj);
             let add = match opts.propagation {

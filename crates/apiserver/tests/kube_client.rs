@@ -122,3 +122,29 @@ async fn runtime_watcher_sees_objects() {
         .expect("watcher");
     assert!(found.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bound_pods_are_deleted_gracefully() {
+    use k8s_openapi::api::core::v1::Pod;
+    let t = common::start().await;
+    let pods: Api<Pod> = Api::namespaced(t.client().await, "default");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "bound"},
+        "spec": {"nodeName": "host-1", "containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .expect("pod");
+    pods.create(&PostParams::default(), &pod).await.expect("create");
+    pods.delete("bound", &Default::default()).await.expect("delete");
+    let deleting = pods.get("bound").await.expect("still there while its node stops it");
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleting.metadata.deletion_grace_period_seconds, Some(30));
+    // The node agent confirms with a zero grace period.
+    pods.delete("bound", &kube::api::DeleteParams::default().grace_period(0)).await.expect("confirm");
+    assert!(pods.get_opt("bound").await.expect("get").is_none());
+
+    // Namespaced objects cannot be written outside a namespace.
+    let all: Api<Pod> = Api::all(t.client().await);
+    assert!(all.list(&ListParams::default()).await.is_ok(), "listing across namespaces works");
+    let err = all.create(&PostParams::default(), &pod).await.expect_err("no namespace");
+    assert!(matches!(err, kube::Error::Api(s) if s.code == 404));
+}

@@ -143,6 +143,10 @@ async fn resource(
     if path.namespace.is_some() && !res.namespaced {
         return Err(ApiError::NoRoute);
     }
+    // Namespaced objects are addressed inside a namespace; only list and watch span them all.
+    if res.namespaced && path.namespace.is_none() && (path.name.is_some() || method != Method::GET) {
+        return Err(ApiError::NoRoute);
+    }
     let ctx = Ctx { api, res, path, query, headers };
     let sub = ctx.path.subresource.clone();
     let has_name = ctx.path.name.is_some();
