@@ -59,6 +59,7 @@ pub const MAX_REQUESTS_INFLIGHT: usize = 800;
 
 /// Paths anyone may read, as upstream's `system:public-info-viewer`.
 fn is_public(path: &str) -> bool {
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
         || path.starts_with("/healthz/")
         || path.starts_with("/livez/")

@@ -70,6 +70,7 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     let get = parts.method == Method::GET;
     match segs.as_slice() {
+        ["version"] if get => Ok(json_response(StatusCode::OK, &discovery::version())),
         ["api"] if get => Ok(discovery_response(&api, true, &accept)),
         ["apis"] if get => Ok(discovery_response(&api, false, &accept)),
         ["api", "v1"] if get => discovery::resource_list(&api.registry, "", "v1")
