@@ -28,11 +28,20 @@ pub struct StoreConfig {
     pub max_value_size: usize,
     /// Most writes a durable backend commits in one transaction (group commit).
     pub max_batch: usize,
+    /// Page cache of a disk backend. Reads are served from memory, so the disk cache only
+    /// speeds up B-tree updates; redb's own default (1 GiB) would mostly hold cold pages.
+    pub disk_cache_bytes: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { history_window: 100_000, watch_buffer: 4_096, max_value_size: 3 * 1024 * 1024, max_batch: 1_024 }
+        Self {
+            history_window: 100_000,
+            watch_buffer: 4_096,
+            max_value_size: 3 * 1024 * 1024,
+            max_batch: 1_024,
+            disk_cache_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 

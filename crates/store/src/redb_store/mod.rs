@@ -48,7 +48,7 @@ impl RedbStore {
     pub fn open_with(path: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let backend = |e: &dyn std::fmt::Display| StoreError::Backend(format!("opening {}: {e}", path.display()));
-        let db = redb::Database::create(path).map_err(|e| backend(&e))?;
+        let db = redb::Builder::new().set_cache_size(config.disk_cache_bytes).create(path).map_err(|e| backend(&e))?;
         let loaded = schema::load(&db).map_err(|e| backend(&e))?;
         tracing::info!(path = %path.display(), keys = loaded.kv.len(), revision = loaded.revision, "opened redb store");
         let engine = Arc::new(Engine::restore(&config, loaded.kv, loaded.revision));
