@@ -25,6 +25,11 @@ use crate::machine::Machine;
 use crate::report::{Report, thousands, verdict};
 use crate::stats::{Throughput, ms};
 
+/// mimalloc: a server allocating many short-lived JSON trees on several threads keeps far less
+/// memory than with glibc's per-thread arenas (`canopy-bench`: 375 MiB instead of 990 MiB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Concurrent clients for the closed-loop runs.
 const WORKERS: usize = 64;
 /// kube clients (connection pools) the workers share.

@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// mimalloc: a server allocating many short-lived JSON trees on several threads keeps far less
+/// memory than with glibc's per-thread arenas (`canopy-bench`: 375 MiB instead of 990 MiB).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "canopy", version, about = "An open, Kubernetes-compatible platform for KVM hosts")]
 struct Cli {
