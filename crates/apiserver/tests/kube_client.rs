@@ -148,3 +148,29 @@ async fn bound_pods_are_deleted_gracefully() {
     let err = all.create(&PostParams::default(), &pod).await.expect_err("no namespace");
     assert!(matches!(err, kube::Error::Api(s) if s.code == 404));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watch_bookmarks_and_generated_names() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    let generated: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"generateName": "gen-"}})).expect("configmap");
+    let a = api.create(&PostParams::default(), &generated).await.expect("create a");
+    let b = api.create(&PostParams::default(), &generated).await.expect("create b");
+    let (na, nb) = (a.metadata.name.expect("name"), b.metadata.name.expect("name"));
+    assert!(na.starts_with("gen-") && na.len() == 9 && na != nb, "{na} {nb}");
+
+    let rv = a.metadata.resource_version.expect("rv");
+    // kube-rs asks for bookmarks by default (allowWatchBookmarks=true).
+    let mut stream = api.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
+    let mut bookmark = None;
+    while let Some(ev) = stream.try_next().await.expect("event") {
+        if let WatchEvent::Bookmark(b) = ev {
+            bookmark = Some(b.metadata.resource_version);
+            break;
+        }
+    }
+    let bookmark = bookmark.expect("a bookmark arrives before the watch times out");
+    let at: i64 = bookmark.parse().expect("numeric resourceVersion");
+    assert!(at >= rv.parse::<i64>().expect("numeric"), "bookmark {at} is older than the watch start {rv}");
+}
