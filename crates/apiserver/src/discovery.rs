@@ -15,6 +15,10 @@ pub const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v
 
 const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
+fn verbs(r: &Resource) -> &'static [&'static str] {
+    if r.review { &["create"] } else { VERBS }
+}
+
 pub fn version() -> Value {
     json!({
         "major": KUBE_MAJOR,
@@ -107,7 +111,7 @@ fn aggregated_resource(r: &Resource) -> Value {
         "responseKind": kind(&r.kind),
         "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
-        "verbs": VERBS,
+        "verbs": verbs(r),
     });
     if !r.short_names.is_empty() {
         v["shortNames"] = json!(r.short_names);
@@ -154,7 +158,7 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": verbs(r),
         });
         if !r.short_names.is_empty() {
             v["shortNames"] = json!(r.short_names);

@@ -9,6 +9,7 @@
 
 mod admit;
 mod apply;
+mod auth;
 mod controllers;
 mod crds;
 mod discovery;
@@ -46,7 +47,8 @@ use crate::registry::Registry;
 pub struct Api {
     objects: Objects,
     registry: Registry,
-    admin_token: Arc<str>,
+    authn: Arc<auth::Authenticator>,
+    authorizer: Arc<dyn auth::Authorizer>,
     openapi: Arc<openapi::Cache>,
     /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
     inflight: Arc<tokio::sync::Semaphore>,
@@ -66,11 +68,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/readyz/")
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn authenticate(State(api): State<Api>, req: Request, next: Next) -> Response {
+async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> Response {
     if is_public(req.uri().path()) {
         return next.run(req).await;
     }
@@ -80,9 +78,12 @@ async fn authenticate(State(api): State<Api>, req: Request, next: Next) -> Respo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match token {
-        Some(t) if constant_time_eq(t.as_bytes(), api.admin_token.as_bytes()) => next.run(req).await,
-        _ => ApiError::Unauthorized.into_response(),
+    match token.and_then(|t| api.authn.authenticate(t)) {
+        Some(user) => {
+            req.extensions_mut().insert(user);
+            next.run(req).await
+        }
+        None => ApiError::Unauthorized.into_response(),
     }
 }
 

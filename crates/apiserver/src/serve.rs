@@ -103,7 +103,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let api = Api {
         objects,
         registry,
-        admin_token: Arc::from(pki.admin_token.as_str()),
+        authn: Arc::new(crate::auth::Authenticator::new(&pki.admin_token)),
+        authorizer: Arc::new(crate::auth::MastersOnly),
         openapi: Arc::default(),
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
         encoded: Arc::default(),

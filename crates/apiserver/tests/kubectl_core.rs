@@ -184,3 +184,19 @@ async fn server_side_apply() {
         .collect();
     assert!(managers.contains(&"kubectl"), "managedFields: {}", obj["metadata"]["managedFields"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whoami_and_can_i() {
+    let t = common::start().await;
+    let who = t.ok(&["auth", "whoami", "-o", "json"]);
+    let who = json(&who);
+    assert_eq!(who["status"]["userInfo"]["username"], "canopy-admin");
+    assert!(who["status"]["userInfo"]["groups"].as_array().is_some_and(|g| g.iter().any(|x| x == "system:masters")));
+    assert_eq!(t.ok(&["auth", "can-i", "create", "deployments"]).trim(), "yes");
+    assert_eq!(t.ok(&["auth", "can-i", "get", "/healthz"]).trim(), "yes");
+    let list = t.ok(&["auth", "can-i", "--list"]);
+    assert!(list.contains("*.*"), "{list}");
+    // Without the token nothing but the public endpoints answers.
+    let out = t.kubectl(&["--token", "not-the-token", "get", "ns"]);
+    assert!(!out.ok && out.stderr.contains("Unauthorized"), "{}", out.stderr);
+}

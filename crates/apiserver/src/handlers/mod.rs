@@ -1,6 +1,7 @@
 //! HTTP entry points: routing of every `/api` and `/apis` request to the verb handlers.
 
 mod read;
+mod reviews;
 mod scale;
 mod watch;
 mod write;
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 use serde_json::Value;
 
+use crate::auth::User;
 use crate::discovery;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{self, MAX_BODY};
@@ -64,6 +66,8 @@ pub async fn dispatch(State(api): State<Api>, req: Request) -> Response {
 
 async fn route(api: Api, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
+    // Public paths (`/version/`) reach here without a user; resources never do.
+    let user = parts.extensions.get::<User>().cloned();
     let path = parts.uri.path().trim_end_matches('/').to_string();
     let query = Query::parse(parts.uri.query());
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -93,11 +97,11 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
         ["openapi", "v2"] if get => openapi_v2(&api, &accept),
         ["api", version, rest @ ..] => {
             let p = parse_resource_path("", version, rest)?;
-            resource(api, p, query, parts.method, parts.headers, body).await
+            resource(api, p, query, parts.method, parts.headers, body, user.ok_or(ApiError::Unauthorized)?).await
         }
         ["apis", group, version, rest @ ..] => {
             let p = parse_resource_path(group, version, rest)?;
-            resource(api, p, query, parts.method, parts.headers, body).await
+            resource(api, p, query, parts.method, parts.headers, body, user.ok_or(ApiError::Unauthorized)?).await
         }
         _ => Err(ApiError::NoRoute),
     }
@@ -139,6 +143,7 @@ async fn resource(
     method: Method,
     headers: HeaderMap,
     body: Body,
+    user: User,
 ) -> ApiResult<Response> {
     let res = api.registry.get(&path.group, &path.version, &path.resource).ok_or(ApiError::NoRoute)?;
     if path.namespace.is_some() && !res.namespaced {
@@ -149,6 +154,12 @@ async fn resource(
         return Err(ApiError::NoRoute);
     }
     let ctx = Ctx { api, res, path, query, headers };
+    if ctx.res.review {
+        return match (method, ctx.path.name.is_some(), ctx.path.subresource.is_some()) {
+            (Method::POST, false, false) => reviews::create(ctx, user, read_body(body).await?).await,
+            (m, ..) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported on {}", ctx.res.plural))),
+        };
+    }
     let sub = ctx.path.subresource.clone();
     let has_name = ctx.path.name.is_some();
     match (method, has_name, sub.as_deref()) {

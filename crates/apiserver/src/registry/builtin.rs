@@ -1,6 +1,6 @@
 //! The built-in kinds, each backed by its k8s-openapi type so its full upstream shape applies.
 
-use k8s_openapi::api::{apps, coordination, core, rbac};
+use k8s_openapi::api::{apps, authentication, authorization, coordination, core, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -25,6 +25,7 @@ struct Spec {
     status: bool,
     scale: bool,
     categories: &'static [&'static str],
+    review: bool,
 }
 
 fn build<T>(s: Spec) -> Resource
@@ -56,6 +57,7 @@ where
         },
         columns: Vec::new(),
         crd: None,
+        review: s.review,
     }
 }
 
@@ -73,6 +75,7 @@ pub fn builtin_resources() -> Vec<Resource> {
         status,
         scale: false,
         categories,
+        review: false,
     };
     vec![
         build::<core::v1::Namespace>(spec("", "Namespace", "namespaces", &["ns"], false, true, NONE)),
@@ -104,6 +107,26 @@ pub fn builtin_resources() -> Vec<Resource> {
             true,
             NONE,
         )),
+        build::<authentication::v1::SelfSubjectReview>(Spec {
+            review: true,
+            ..spec("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", &[], false, false, NONE)
+        }),
+        build::<authorization::v1::SelfSubjectAccessReview>(Spec {
+            review: true,
+            ..spec(
+                "authorization.k8s.io",
+                "SelfSubjectAccessReview",
+                "selfsubjectaccessreviews",
+                &[],
+                false,
+                false,
+                NONE,
+            )
+        }),
+        build::<authorization::v1::SelfSubjectRulesReview>(Spec {
+            review: true,
+            ..spec("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", &[], false, false, NONE)
+        }),
         build::<rbac::v1::Role>(spec("rbac.authorization.k8s.io", "Role", "roles", &[], true, false, NONE)),
         build::<rbac::v1::ClusterRole>(spec(
             "rbac.authorization.k8s.io",

@@ -67,6 +67,7 @@ pub fn resources_from_crd(crd: &Value) -> Vec<Resource> {
                 validation: Validation::Custom { schema: v.pointer("/schema/openAPIV3Schema").cloned() },
                 columns,
                 crd: Some(name.clone()),
+                review: false,
             }
         })
         .collect()

@@ -69,6 +69,8 @@ pub struct Resource {
     pub columns: Vec<PrinterColumn>,
     /// Custom resources: the CRD's name, so deleting the CRD deletes its objects.
     pub crd: Option<String>,
+    /// Computed on create and never stored (the access and identity reviews).
+    pub review: bool,
 }
 
 impl Resource {
@@ -166,6 +168,6 @@ impl Registry {
 
     /// One entry per stored resource (group + plural), at its storage version.
     pub fn storage_resources(&self) -> Vec<Arc<Resource>> {
-        self.all().into_iter().filter(|r| r.version == r.storage_version).collect()
+        self.all().into_iter().filter(|r| r.version == r.storage_version && !r.review).collect()
     }
 }
