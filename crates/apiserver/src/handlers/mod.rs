@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 use serde_json::Value;
 
-use crate::auth::User;
+use crate::auth::{Attributes, User};
 use crate::discovery;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{self, MAX_BODY};
@@ -154,6 +154,7 @@ async fn resource(
         return Err(ApiError::NoRoute);
     }
     let ctx = Ctx { api, res, path, query, headers };
+    authorize(&ctx, &method, &user)?;
     if ctx.res.review {
         return match (method, ctx.path.name.is_some(), ctx.path.subresource.is_some()) {
             (Method::POST, false, false) => reviews::create(ctx, user, read_body(body).await?).await,
@@ -190,11 +191,76 @@ async fn resource(
     }
 }
 
+/// The RBAC verb of a resource request, as upstream derives it.
+fn verb(method: &Method, has_name: bool, watch: bool) -> &'static str {
+    match (method.as_str(), has_name) {
+        ("GET" | "HEAD", true) => "get",
+        ("GET" | "HEAD", false) if watch => "watch",
+        ("GET" | "HEAD", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "",
+    }
+}
+
+/// Every resource request passes the authorizer; a denial is upstream's 403 wording.
+fn authorize(ctx: &Ctx, method: &Method, user: &User) -> ApiResult<()> {
+    let attrs = Attributes {
+        verb: verb(method, ctx.path.name.is_some(), ctx.query.flag("watch")).to_string(),
+        api_group: ctx.res.group.clone(),
+        resource: ctx.res.plural.clone(),
+        subresource: ctx.path.subresource.clone().unwrap_or_default(),
+        name: ctx.name().to_string(),
+        namespace: ctx.ns().unwrap_or_default().to_string(),
+    };
+    let decision = ctx.api.authorizer.authorize(user, &attrs);
+    if decision.allowed {
+        return Ok(());
+    }
+    let resource = match &ctx.path.subresource {
+        Some(s) => format!("{}/{s}", ctx.res.plural),
+        None => ctx.res.plural.clone(),
+    };
+    let scope = match ctx.ns() {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    let subject = if ctx.name().is_empty() {
+        ctx.res.group_resource()
+    } else {
+        format!("{} \"{}\"", ctx.res.group_resource(), ctx.name())
+    };
+    Err(ApiError::Forbidden(format!(
+        "{subject} is forbidden: User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
+        user.name, attrs.verb, ctx.res.group
+    )))
+}
+
 fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {
     match sub {
         "status" => ctx.res.status,
         "scale" => ctx.res.scale.is_some(),
         "finalize" => ctx.res.plural == "namespaces" && ctx.res.group.is_empty(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_follow_upstream() {
+        assert_eq!(verb(&Method::GET, true, false), "get");
+        assert_eq!(verb(&Method::GET, false, false), "list");
+        assert_eq!(verb(&Method::GET, false, true), "watch");
+        assert_eq!(verb(&Method::POST, false, false), "create");
+        assert_eq!(verb(&Method::PUT, true, false), "update");
+        assert_eq!(verb(&Method::PATCH, true, false), "patch");
+        assert_eq!(verb(&Method::DELETE, true, false), "delete");
+        assert_eq!(verb(&Method::DELETE, false, false), "deletecollection");
     }
 }

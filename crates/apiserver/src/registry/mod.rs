@@ -92,6 +92,11 @@ impl Resource {
         }
     }
 
+    /// `deployments.apps`, `pods`: how error messages name the resource.
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
+    }
+
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
         match (self.namespaced, namespace) {
             (true, Some(ns)) => format!("{}{ns}/{name}", self.key_prefix()),
