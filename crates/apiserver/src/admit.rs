@@ -80,6 +80,7 @@ pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResu
     let mut causes: Vec<String> = meta::validate_name(&name, res.group.is_empty() && res.plural == "namespaces");
     let unknown = match &res.validation {
         Validation::Builtin { normalize, .. } => {
+            crate::defaults::apply(&res.group, &res.plural, obj);
             let before = obj.clone();
             *obj = normalize(obj.take()).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
             let mut unknown = Vec::new();

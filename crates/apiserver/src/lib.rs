@@ -12,6 +12,7 @@ mod apply;
 mod auth;
 mod controllers;
 mod crds;
+mod defaults;
 mod discovery;
 mod error;
 mod fieldset;

@@ -50,7 +50,7 @@ fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
         }
         ("", "pods") if obj.pointer("/status/phase").is_none() => {
             obj["status"]["phase"] = json!("Pending");
-            obj["status"]["qosClass"] = json!("BestEffort");
+            obj["status"]["qosClass"] = json!(crate::defaults::qos_class(obj));
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let mut fins = meta::finalizers(obj);
