@@ -79,12 +79,15 @@ async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match token.and_then(|t| api.authn.authenticate(t)) {
-        Some(user) => {
+    let Some(user) = token.and_then(|t| api.authn.authenticate(t)) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    match auth::impersonate(api.authorizer.as_ref(), user, req.headers()) {
+        Ok(user) => {
             req.extensions_mut().insert(user);
             next.run(req).await
         }
-        None => ApiError::Unauthorized.into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

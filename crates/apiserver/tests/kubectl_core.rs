@@ -200,3 +200,29 @@ async fn whoami_and_can_i() {
     let out = t.kubectl(&["--token", "not-the-token", "get", "ns"]);
     assert!(!out.ok && out.stderr.contains("Unauthorized"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn impersonation_and_forbidden() {
+    let t = common::start().await;
+    // The admin may act as anyone; alice holds no permission (RBAC grants come with tenancy).
+    let err = t.fails(&["--as", "alice", "get", "configmaps", "-n", "default"]);
+    assert!(
+        err.contains(r#"configmaps is forbidden: User "alice" cannot list resource "configmaps" in API group "" in the namespace "default""#),
+        "{err}"
+    );
+    let who = json(&t.ok(&["--as", "alice", "--as-group", "devs", "auth", "whoami", "-o", "json"]));
+    assert_eq!(who["status"]["userInfo"]["username"], "alice");
+    let groups = &who["status"]["userInfo"]["groups"];
+    assert!(
+        groups
+            .as_array()
+            .is_some_and(|g| g.iter().any(|x| x == "devs") && g.iter().any(|x| x == "system:authenticated")),
+        "{groups}"
+    );
+    assert_eq!(t.kubectl(&["--as", "alice", "auth", "can-i", "list", "pods"]).stdout.trim(), "no");
+    // Masters stay masters when impersonated as such.
+    assert_eq!(
+        t.ok(&["--as", "bob", "--as-group", "system:masters", "auth", "can-i", "delete", "nodes"]).trim(),
+        "yes"
+    );
+}
