@@ -1,68 +1,117 @@
-//! Authentication (who is asking) and the authorizer seam (may they).
+//! Authentication (who is asking) and authorization (may they), with Kubernetes RBAC.
 //!
 //! Today one credential exists: the admin token generated on first start, which authenticates as
-//! `canopy-admin` in `system:masters` (upstream's superuser group). The `Authorizer` trait is the
-//! seam RBAC plugs into; `MastersOnly` allows `system:masters` and denies everyone else.
+//! `canopy-admin` in `system:masters` (upstream's superuser group); any identity can then be
+//! acted as through impersonation, which RBAC checks. Authorization is `canopy-rbac` over a
+//! snapshot of the Roles, ClusterRoles and bindings, rebuilt whenever one of them changes.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use canopy_rbac::{Attributes, Decision, Policy, ResourceAttributes, UserInfo};
 use serde_json::{Value, json};
 
-/// The group upstream treats as superuser.
-pub const MASTERS: &str = "system:masters";
-pub const AUTHENTICATED: &str = "system:authenticated";
+use crate::error::{ApiError, ApiResult};
+use crate::meta;
+use crate::objects::{ListParams, Objects};
 
-/// An authenticated user, as `kubectl auth whoami` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: String,
-    pub groups: Vec<String>,
-}
+pub type User = UserInfo;
 
-impl User {
-    pub fn to_json(&self) -> Value {
-        json!({"username": self.name, "uid": self.uid, "groups": self.groups})
+pub fn user_json(user: &User) -> Value {
+    let mut v = json!({"username": user.name, "groups": user.groups});
+    if !user.uid.is_empty() {
+        v["uid"] = json!(user.uid);
     }
+    if !user.extra.is_empty() {
+        v["extra"] = json!(user.extra);
+    }
+    v
 }
 
-/// What a request asks to do, in RBAC's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attributes {
-    pub verb: String,
-    pub api_group: String,
-    pub resource: String,
-    pub subresource: String,
-    pub name: String,
-    pub namespace: String,
+/// RBAC over the live policy objects.
+pub struct Rbac {
+    policy: RwLock<Arc<Policy>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    pub reason: String,
-}
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
-pub trait Authorizer: Send + Sync {
-    fn authorize(&self, user: &User, attrs: &Attributes) -> Decision;
-}
+impl Rbac {
+    pub fn new() -> Self {
+        Self { policy: RwLock::new(Arc::new(Policy::builder().build())) }
+    }
 
-/// Allows `system:masters` everything and every authenticated user the reviews of itself (as
-/// upstream's `system:basic-user`); denies the rest. The policy until RBAC is enforced.
-pub struct MastersOnly;
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().expect("policy lock poisoned").clone()
+    }
 
-const SELF_REVIEWS: &[&str] = &["selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews"];
+    pub fn authorize(&self, user: &User, attrs: &Attributes) -> Decision {
+        self.policy().authorize(user, attrs)
+    }
 
-impl Authorizer for MastersOnly {
-    fn authorize(&self, user: &User, attrs: &Attributes) -> Decision {
-        if user.groups.iter().any(|g| g == MASTERS) {
-            Decision { allowed: true, reason: format!("{} is in {MASTERS}", user.name) }
-        } else if attrs.verb == "create" && SELF_REVIEWS.contains(&attrs.resource.as_str()) {
-            Decision { allowed: true, reason: "every authenticated user may review itself".into() }
-        } else {
-            Decision { allowed: false, reason: String::new() }
+    /// Rebuilds the snapshot from the stored RBAC objects; an invalid object is skipped (logged),
+    /// never the whole policy.
+    pub async fn refresh(&self, objects: &Objects) -> ApiResult<()> {
+        let mut builder = Policy::builder();
+        for plural in ["roles", "clusterroles", "rolebindings", "clusterrolebindings"] {
+            let res = objects.registry.get(RBAC_GROUP, "v1", plural).expect("RBAC kinds are built in");
+            for obj in objects.list(&res, None, &ListParams::default(), &|_| true).await?.items {
+                let added = match plural {
+                    "roles" => builder.role(&obj).map(|_| ()),
+                    "clusterroles" => builder.cluster_role(&obj).map(|_| ()),
+                    "rolebindings" => builder.role_binding(&obj).map(|_| ()),
+                    _ => builder.cluster_role_binding(&obj).map(|_| ()),
+                };
+                if let Err(e) = added {
+                    tracing::warn!(kind = plural, name = meta::name(&obj), error = %e, "ignoring invalid RBAC object");
+                }
+            }
         }
+        *self.policy.write().expect("policy lock poisoned") = Arc::new(builder.build());
+        Ok(())
     }
+
+    /// Upstream's escalation checks on writes of roles and bindings: nobody grants what they
+    /// do not hold (unless they have `escalate` or `bind`).
+    pub fn check_escalation(
+        &self,
+        user: &User,
+        plural: &str,
+        namespace: &str,
+        new: &Value,
+        old: Option<&Value>,
+    ) -> ApiResult<()> {
+        let policy = self.policy();
+        let result = match (plural, old) {
+            ("roles" | "clusterroles", None) => canopy_rbac::can_create_role(&policy, user, namespace, new),
+            ("roles" | "clusterroles", Some(old)) => canopy_rbac::can_update_role(&policy, user, namespace, new, old),
+            ("rolebindings" | "clusterrolebindings", None) => canopy_rbac::can_bind(&policy, user, namespace, new),
+            ("rolebindings" | "clusterrolebindings", Some(old)) => {
+                canopy_rbac::can_update_binding(&policy, user, namespace, new, old)
+            }
+            _ => Ok(()),
+        };
+        result.map_err(|e| {
+            let what = format!("{plural}.{RBAC_GROUP} \"{}\"", meta::name(new));
+            match e.status_reason() {
+                "NotFound" => ApiError::NotFound(crate::error::Target::new(RBAC_GROUP, plural, meta::name(new))),
+                "BadRequest" => ApiError::BadRequest(e.to_string()),
+                "Invalid" => ApiError::invalid(plural, RBAC_GROUP, meta::name(new), vec![e.to_string()]),
+                _ => ApiError::Forbidden(format!("{what} is forbidden: {e}")),
+            }
+        })
+    }
+}
+
+/// Whether writes to this resource change the policy.
+pub fn is_rbac(group: &str) -> bool {
+    group == RBAC_GROUP
+}
+
+/// The built-in ClusterRoles and ClusterRoleBindings (cluster-admin, admin, edit, view, the
+/// system roles every authenticated user has), created on start when missing.
+pub fn bootstrap_objects() -> Vec<(&'static str, Value)> {
+    let roles = canopy_rbac::bootstrap::cluster_roles().into_iter().map(|r| ("clusterroles", r));
+    let bindings = canopy_rbac::bootstrap::cluster_role_bindings().into_iter().map(|b| ("clusterrolebindings", b));
+    roles.chain(bindings).collect()
 }
 
 /// Bearer tokens -> users.
@@ -80,10 +129,11 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, token: &str) -> Option<User> {
-        constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()).then(|| User {
-            name: "canopy-admin".into(),
-            uid: "canopy-admin".into(),
-            groups: vec![MASTERS.into(), AUTHENTICATED.into()],
+        constant_time_eq(token.as_bytes(), self.admin_token.as_bytes()).then(|| {
+            let mut u = UserInfo::new("canopy-admin")
+                .with_groups([canopy_rbac::SYSTEM_MASTERS, canopy_rbac::ALL_AUTHENTICATED]);
+            u.uid = "canopy-admin".into();
+            u
         })
     }
 }
@@ -91,11 +141,7 @@ impl Authenticator {
 /// Applies `Impersonate-User` / `Impersonate-Group` / `Impersonate-Uid` (kubectl `--as`,
 /// `--as-group`, `--as-uid`): the requester must be allowed the `impersonate` verb on each.
 /// Returns the user the request acts as.
-pub fn impersonate(
-    authorizer: &dyn Authorizer,
-    requester: User,
-    headers: &http::HeaderMap,
-) -> Result<User, crate::error::ApiError> {
+pub fn impersonate(rbac: &Rbac, requester: User, headers: &http::HeaderMap) -> ApiResult<User> {
     let values = |name: &str| -> Vec<String> {
         headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
     };
@@ -104,33 +150,23 @@ pub fn impersonate(
     let uids = values("impersonate-uid");
     if users.is_empty() {
         if !groups.is_empty() || !uids.is_empty() {
-            return Err(crate::error::ApiError::BadRequest(
+            return Err(ApiError::BadRequest(
                 "requested impersonation of groups or uid without impersonating a user".into(),
             ));
         }
         return Ok(requester);
     }
-    let check = |resource: &str, name: &str, namespace: &str| -> Result<(), crate::error::ApiError> {
-        let attrs = Attributes {
-            verb: "impersonate".into(),
-            api_group: if resource == "uids" { "authentication.k8s.io".into() } else { String::new() },
-            resource: resource.into(),
-            subresource: String::new(),
-            name: name.into(),
-            namespace: namespace.into(),
-        };
-        if authorizer.authorize(&requester, &attrs).allowed {
+    let check = |resource: &str, name: &str, namespace: &str| -> ApiResult<()> {
+        let group = if resource == "uids" { "authentication.k8s.io" } else { "" };
+        let attrs = Attributes::Resource(
+            ResourceAttributes::new("impersonate", group, resource).in_namespace(namespace).named(name),
+        );
+        if rbac.authorize(&requester, &attrs).allowed {
             Ok(())
         } else {
-            Err(crate::error::ApiError::Forbidden(format!(
-                "{resource} \"{name}\" is forbidden: User \"{}\" cannot impersonate resource \"{resource}\" in API group \"{}\"{}",
-                requester.name,
-                attrs.api_group,
-                if namespace.is_empty() {
-                    " at the cluster scope".to_string()
-                } else {
-                    format!(" in the namespace \"{namespace}\"")
-                }
+            Err(ApiError::Forbidden(format!(
+                "{resource} \"{name}\" is forbidden: {}",
+                canopy_rbac::forbidden_message(&requester, &attrs)
             )))
         }
     };
@@ -150,10 +186,12 @@ pub fn impersonate(
         user_groups.push("system:serviceaccounts".into());
         user_groups.push(format!("system:serviceaccounts:{ns}"));
     }
-    if name != "system:anonymous" && !user_groups.iter().any(|g| g == AUTHENTICATED) {
-        user_groups.push(AUTHENTICATED.into());
+    if name != "system:anonymous" && !user_groups.iter().any(|g| g == canopy_rbac::ALL_AUTHENTICATED) {
+        user_groups.push(canopy_rbac::ALL_AUTHENTICATED.into());
     }
-    Ok(User { uid: uids.first().cloned().unwrap_or_default(), name, groups: user_groups })
+    let mut user = UserInfo::new(name).with_groups(user_groups);
+    user.uid = uids.first().cloned().unwrap_or_default();
+    Ok(user)
 }
 
 #[cfg(test)]
@@ -163,7 +201,7 @@ mod tests {
     #[test]
     fn only_the_admin_token_authenticates() {
         let a = Authenticator::new("secret-token");
-        assert!(a.authenticate("secret-token").is_some_and(|u| u.groups.contains(&MASTERS.to_string())));
+        assert!(a.authenticate("secret-token").is_some_and(|u| u.is_superuser()));
         assert!(a.authenticate("secret-tokeN").is_none());
         assert!(a.authenticate("").is_none());
     }

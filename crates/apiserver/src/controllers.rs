@@ -24,9 +24,9 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// Events within this window are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-pub fn spawn(objects: Objects) {
+pub fn spawn(objects: Objects, rbac: Arc<crate::auth::Rbac>) {
     let wake = Arc::new(Notify::new());
-    tokio::spawn(watch_store(objects.clone(), wake.clone()));
+    tokio::spawn(watch_store(objects.clone(), wake.clone(), rbac));
     tokio::spawn(async move {
         loop {
             if let Err(e) = pass(&objects).await {
@@ -39,7 +39,7 @@ pub fn spawn(objects: Objects) {
 }
 
 /// Wakes the loop on changes that can need work: CRDs, deletions and deletion marks.
-async fn watch_store(objects: Objects, wake: Arc<Notify>) {
+async fn watch_store(objects: Objects, wake: Arc<Notify>, rbac: Arc<crate::auth::Rbac>) {
     loop {
         let from = objects.store.current_revision();
         let mut stream = match objects.store.watch("/registry/", from).await {
@@ -54,6 +54,12 @@ async fn watch_store(objects: Objects, wake: Arc<Notify>) {
         wake.notify_one();
         while let Some(ev) = stream.next().await {
             let Ok(ev) = ev else { break };
+            // Policy changes by anyone (requests, GC, namespace deletion) reach the authorizer.
+            if ev.kv.key.starts_with("/registry/rbac.authorization.k8s.io/")
+                && let Err(e) = rbac.refresh(&objects).await
+            {
+                tracing::warn!(error = %e, "refreshing the RBAC policy failed");
+            }
             let interesting = crds::is_crd_key(&ev.kv.key)
                 || ev.kind == canopy_store::EventKind::Delete
                 || ev.kv.value.windows(b"deletionTimestamp".len()).any(|w| w == b"deletionTimestamp");

@@ -49,7 +49,7 @@ pub struct Api {
     objects: Objects,
     registry: Registry,
     authn: Arc<auth::Authenticator>,
-    authorizer: Arc<dyn auth::Authorizer>,
+    rbac: Arc<auth::Rbac>,
     openapi: Arc<openapi::Cache>,
     /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
     inflight: Arc<tokio::sync::Semaphore>,
@@ -82,7 +82,7 @@ async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> R
     let Some(user) = token.and_then(|t| api.authn.authenticate(t)) else {
         return ApiError::Unauthorized.into_response();
     };
-    match auth::impersonate(api.authorizer.as_ref(), user, req.headers()) {
+    match auth::impersonate(&api.rbac, user, req.headers()) {
         Ok(user) => {
             req.extensions_mut().insert(user);
             next.run(req).await

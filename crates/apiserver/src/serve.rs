@@ -48,6 +48,13 @@ const BOOTSTRAP_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public",
 
 async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
     let ns_res = objects.registry.get("", "v1", "namespaces").expect("namespaces are built in");
+    for (plural, obj) in crate::auth::bootstrap_objects() {
+        let res = objects.registry.get("rbac.authorization.k8s.io", "v1", plural).expect("RBAC kinds are built in");
+        match objects.create(&res, None, obj, false).await {
+            Ok(_) | Err(crate::ApiError::AlreadyExists(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("creating the built-in {plural}: {e}")),
+        }
+    }
     for name in BOOTSTRAP_NAMESPACES {
         let obj = json!({
             "apiVersion": "v1",
@@ -97,14 +104,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let registry = Registry::with_builtins();
     let objects = Objects::new(store, registry.clone());
     bootstrap(&objects).await?;
+    let rbac = Arc::new(crate::auth::Rbac::new());
+    rbac.refresh(&objects).await.map_err(|e| anyhow::anyhow!("loading RBAC policy: {e}"))?;
     crds::sync_all(&objects).await.map_err(|e| anyhow::anyhow!("loading CRDs: {e}"))?;
-    controllers::spawn(objects.clone());
+    controllers::spawn(objects.clone(), rbac.clone());
 
     let api = Api {
         objects,
         registry,
         authn: Arc::new(crate::auth::Authenticator::new(&pki.admin_token)),
-        authorizer: Arc::new(crate::auth::MastersOnly),
+        rbac,
         openapi: Arc::default(),
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
         encoded: Arc::default(),

@@ -226,3 +226,72 @@ async fn impersonation_and_forbidden() {
         "yes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rbac_grants_and_escalation() {
+    let t = common::start().await;
+    for r in ["cluster-admin", "admin", "edit", "view"] {
+        t.ok(&["get", "clusterrole", r]);
+    }
+    t.ok(&["create", "namespace", "team-a"]);
+    t.ok(&["-n", "team-a", "create", "configmap", "c1", "--from-literal=a=b"]);
+    t.ok(&["-n", "team-a", "create", "secret", "generic", "s1", "--from-literal=a=b"]);
+    t.ok(&["-n", "team-a", "create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice"]);
+    t.ok(&["-n", "team-a", "create", "rolebinding", "bob-edit", "--clusterrole=edit", "--group=devs"]);
+
+    // view: read in its namespace only, no secrets, no writes.
+    assert!(t.ok(&["--as", "alice", "-n", "team-a", "get", "cm", "-o", "name"]).contains("configmap/c1"));
+    let err = t.fails(&["--as", "alice", "-n", "default", "get", "cm"]);
+    assert!(
+        err.contains(r#"User "alice" cannot list resource "configmaps" in API group "" in the namespace "default""#),
+        "{err}"
+    );
+    let err = t.fails(&["--as", "alice", "-n", "team-a", "get", "secret", "s1"]);
+    assert!(err.contains("forbidden"), "{err}");
+    let err = t.fails(&["--as", "alice", "-n", "team-a", "create", "configmap", "c2"]);
+    assert!(err.contains("forbidden"), "{err}");
+    assert_eq!(t.kubectl(&["--as", "alice", "-n", "team-a", "auth", "can-i", "watch", "pods"]).stdout.trim(), "yes");
+    assert_eq!(t.kubectl(&["--as", "alice", "-n", "team-a", "auth", "can-i", "delete", "pods"]).stdout.trim(), "no");
+    let rules = t.ok(&["--as", "alice", "-n", "team-a", "auth", "can-i", "--list"]);
+    assert!(rules.contains("configmaps") && rules.contains("selfsubjectaccessreviews"), "{rules}");
+    // Discovery is open to every authenticated user (system:discovery).
+    t.ok(&["--as", "alice", "api-resources"]);
+
+    // edit (through a group): writes, but may not grant admin (escalation), nor touch RBAC.
+    t.ok(&["--as", "bob", "--as-group", "devs", "-n", "team-a", "create", "configmap", "c3"]);
+    let err = t.fails(&[
+        "--as",
+        "bob",
+        "--as-group",
+        "devs",
+        "-n",
+        "team-a",
+        "create",
+        "rolebinding",
+        "bob-admin",
+        "--clusterrole=admin",
+        "--user=bob",
+    ]);
+    assert!(err.contains("forbidden"), "{err}");
+
+    // admin in the namespace may bind edit to someone (holds every rule of it), not cluster-admin.
+    t.ok(&["-n", "team-a", "create", "rolebinding", "carol-admin", "--clusterrole=admin", "--user=carol"]);
+    t.ok(&["--as", "carol", "-n", "team-a", "create", "rolebinding", "dave-edit", "--clusterrole=edit", "--user=dave"]);
+    let err = t.fails(&[
+        "--as",
+        "carol",
+        "-n",
+        "team-a",
+        "create",
+        "rolebinding",
+        "dave-root",
+        "--clusterrole=cluster-admin",
+        "--user=dave",
+    ]);
+    assert!(err.contains("attempting to grant RBAC permissions not currently held"), "{err}");
+    assert!(t.ok(&["--as", "dave", "-n", "team-a", "get", "cm", "-o", "name"]).contains("c1"));
+
+    // Revoking takes effect at once.
+    t.ok(&["-n", "team-a", "delete", "rolebinding", "alice-view"]);
+    assert!(!t.kubectl(&["--as", "alice", "-n", "team-a", "get", "cm"]).ok);
+}

@@ -16,16 +16,18 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, header};
 use serde_json::Value;
 
-use crate::auth::{Attributes, User};
+use crate::auth::User;
 use crate::discovery;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{self, MAX_BODY};
 use crate::request::{Query, ResourcePath, parse_resource_path};
 use crate::{Api, openapi};
+use canopy_rbac::{Attributes, ResourceAttributes};
 
 /// Everything a verb handler needs about one request.
 pub struct Ctx {
     pub api: Api,
+    pub user: User,
     pub res: Arc<crate::registry::Resource>,
     pub path: ResourcePath,
     pub query: Query,
@@ -73,6 +75,10 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     let get = parts.method == Method::GET;
+    let is_resource = matches!(segs.as_slice(), ["api", _, _, ..] | ["apis", _, _, _, ..]);
+    if !is_resource && let Some(u) = &user {
+        authorize_path(&api, u, parts.uri.path())?;
+    }
     match segs.as_slice() {
         ["version"] if get => Ok(json_response(StatusCode::OK, &discovery::version())),
         ["api"] if get => Ok(discovery_response(&api, true, &accept)),
@@ -153,11 +159,11 @@ async fn resource(
     if res.namespaced && path.namespace.is_none() && (path.name.is_some() || method != Method::GET) {
         return Err(ApiError::NoRoute);
     }
-    let ctx = Ctx { api, res, path, query, headers };
-    authorize(&ctx, &method, &user)?;
+    let ctx = Ctx { api, user, res, path, query, headers };
+    authorize(&ctx, &method, &ctx.user)?;
     if ctx.res.review {
         return match (method, ctx.path.name.is_some(), ctx.path.subresource.is_some()) {
-            (Method::POST, false, false) => reviews::create(ctx, user, read_body(body).await?).await,
+            (Method::POST, false, false) => reviews::create(ctx, read_body(body).await?).await,
             (m, ..) => Err(ApiError::MethodNotAllowed(format!("{m} is not supported on {}", ctx.res.plural))),
         };
     }
@@ -206,37 +212,37 @@ fn verb(method: &Method, has_name: bool, watch: bool) -> &'static str {
     }
 }
 
-/// Every resource request passes the authorizer; a denial is upstream's 403 wording.
+/// Every resource request passes RBAC; a denial is upstream's 403 wording.
 fn authorize(ctx: &Ctx, method: &Method, user: &User) -> ApiResult<()> {
-    let attrs = Attributes {
-        verb: verb(method, ctx.path.name.is_some(), ctx.query.flag("watch")).to_string(),
-        api_group: ctx.res.group.clone(),
-        resource: ctx.res.plural.clone(),
-        subresource: ctx.path.subresource.clone().unwrap_or_default(),
-        name: ctx.name().to_string(),
-        namespace: ctx.ns().unwrap_or_default().to_string(),
-    };
-    let decision = ctx.api.authorizer.authorize(user, &attrs);
-    if decision.allowed {
+    let mut attrs = ResourceAttributes::new(
+        verb(method, ctx.path.name.is_some(), ctx.query.flag("watch")),
+        ctx.res.group.as_str(),
+        ctx.res.plural.as_str(),
+    )
+    .in_namespace(ctx.ns().unwrap_or_default())
+    .named(ctx.name());
+    if let Some(sub) = &ctx.path.subresource {
+        attrs = attrs.subresource(sub.as_str());
+    }
+    let attrs = Attributes::Resource(attrs);
+    if ctx.api.rbac.authorize(user, &attrs).allowed {
         return Ok(());
     }
-    let resource = match &ctx.path.subresource {
-        Some(s) => format!("{}/{s}", ctx.res.plural),
-        None => ctx.res.plural.clone(),
-    };
-    let scope = match ctx.ns() {
-        Some(ns) => format!("in the namespace \"{ns}\""),
-        None => "at the cluster scope".to_string(),
-    };
     let subject = if ctx.name().is_empty() {
         ctx.res.group_resource()
     } else {
         format!("{} \"{}\"", ctx.res.group_resource(), ctx.name())
     };
-    Err(ApiError::Forbidden(format!(
-        "{subject} is forbidden: User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
-        user.name, attrs.verb, ctx.res.group
-    )))
+    Err(ApiError::Forbidden(format!("{subject} is forbidden: {}", canopy_rbac::forbidden_message(user, &attrs))))
+}
+
+/// Discovery, OpenAPI and the other non-resource paths pass RBAC too (`system:discovery`).
+fn authorize_path(api: &Api, user: &User, path: &str) -> ApiResult<()> {
+    let attrs = Attributes::non_resource("get", path);
+    if api.rbac.authorize(user, &attrs).allowed {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!("forbidden: {}", canopy_rbac::forbidden_message(user, &attrs))))
 }
 
 fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {

@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::admit::{self, FieldValidation};
-use crate::auth::{Attributes, User};
+use crate::auth::user_json;
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{self, Output};
+use canopy_rbac::{Attributes, ResourceAttributes};
 
-pub async fn create(ctx: Ctx, user: User, body: Bytes) -> ApiResult<Response> {
+pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
+    let user = &ctx.user;
     let mut obj = negotiate::decode_body(&ctx.headers, &body)?;
     admit::check_type(&ctx.res, &mut obj)?;
     // Reviews have no name; validation of the typed shape still applies.
@@ -26,30 +28,25 @@ pub async fn create(ctx: Ctx, user: User, body: Bytes) -> ApiResult<Response> {
     typed_ok.map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", ctx.res.kind)))?;
     let _ = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
     let status = match ctx.res.plural.as_str() {
-        "selfsubjectreviews" => json!({"userInfo": user.to_json()}),
+        "selfsubjectreviews" => json!({"userInfo": user_json(user)}),
         "selfsubjectaccessreviews" => {
             let attrs = access_attributes(&obj)?;
-            let d = ctx.api.authorizer.authorize(&user, &attrs);
+            let d = ctx.api.rbac.authorize(user, &attrs);
             let mut s = json!({"allowed": d.allowed});
-            if d.allowed {
-                s["reason"] = json!(d.reason);
-            } else {
-                s["denied"] = json!(false);
-                s["reason"] = json!(d.reason);
+            // Upstream's RBAC gives a denial no reason unless roles failed to resolve.
+            let reason = match d.reason.split_once(": RBAC: ") {
+                _ if d.allowed => d.reason.clone(),
+                Some((_, errors)) => format!("RBAC: {errors}"),
+                None => String::new(),
+            };
+            if !reason.is_empty() {
+                s["reason"] = json!(reason);
             }
             s
         }
         "selfsubjectrulesreviews" => {
-            // Until RBAC is enforced, the only authorized users are system:masters.
-            if allowed_everything(&ctx, &user) {
-                json!({
-                    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                    "incomplete": false,
-                })
-            } else {
-                json!({"resourceRules": [], "nonResourceRules": [], "incomplete": false})
-            }
+            let ns = obj.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or_default();
+            ctx.api.rbac.policy().rules_review_status(user, ns)
         }
         other => return Err(ApiError::MethodNotAllowed(format!("{other} cannot be created"))),
     };
@@ -58,29 +55,10 @@ pub async fn create(ctx: Ctx, user: User, body: Bytes) -> ApiResult<Response> {
     Ok(negotiate::respond(StatusCode::CREATED, Output::Json, &obj, &[]))
 }
 
-fn allowed_everything(ctx: &Ctx, user: &User) -> bool {
-    let probe = Attributes {
-        verb: "*".into(),
-        api_group: "*".into(),
-        resource: "*".into(),
-        subresource: String::new(),
-        name: String::new(),
-        namespace: String::new(),
-    };
-    ctx.api.authorizer.authorize(user, &probe).allowed
-}
-
 fn access_attributes(obj: &Value) -> ApiResult<Attributes> {
     let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
     if let Some(path) = obj.pointer("/spec/nonResourceAttributes/path").and_then(Value::as_str) {
-        return Ok(Attributes {
-            verb: s("/spec/nonResourceAttributes/verb"),
-            api_group: String::new(),
-            resource: String::new(),
-            subresource: String::new(),
-            name: path.to_string(),
-            namespace: String::new(),
-        });
+        return Ok(Attributes::non_resource(s("/spec/nonResourceAttributes/verb"), path));
     }
     if obj.pointer("/spec/resourceAttributes").is_none() {
         return Err(ApiError::invalid(
@@ -90,12 +68,10 @@ fn access_attributes(obj: &Value) -> ApiResult<Attributes> {
             vec!["spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified".into()],
         ));
     }
-    Ok(Attributes {
-        verb: s("/spec/resourceAttributes/verb"),
-        api_group: s("/spec/resourceAttributes/group"),
-        resource: s("/spec/resourceAttributes/resource"),
-        subresource: s("/spec/resourceAttributes/subresource"),
-        name: s("/spec/resourceAttributes/name"),
-        namespace: s("/spec/resourceAttributes/namespace"),
-    })
+    let r = |f: &str| s(&format!("/spec/resourceAttributes/{f}"));
+    let attrs = ResourceAttributes::new(r("verb"), r("group"), r("resource"))
+        .in_namespace(r("namespace"))
+        .named(r("name"))
+        .subresource(r("subresource"));
+    Ok(Attributes::Resource(attrs))
 }

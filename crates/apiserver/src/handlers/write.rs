@@ -68,6 +68,22 @@ fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
     }
 }
 
+/// Roles and bindings may only grant what the writer holds (upstream's escalation checks).
+fn check_escalation(ctx: &Ctx, new: &Value, old: Option<&Value>) -> ApiResult<()> {
+    if !crate::auth::is_rbac(&ctx.res.group) {
+        return Ok(());
+    }
+    ctx.api.rbac.check_escalation(&ctx.user, &ctx.res.plural, ctx.ns().unwrap_or_default(), new, old)
+}
+
+/// A write to a role or binding is in force for the writer's next request.
+async fn refresh_policy(ctx: &Ctx) -> ApiResult<()> {
+    if crate::auth::is_rbac(&ctx.res.group) && !ctx.dry_run()? {
+        ctx.api.rbac.refresh(&ctx.api.objects).await?;
+    }
+    Ok(())
+}
+
 pub async fn create_object(
     ctx: &Ctx,
     mut obj: Value,
@@ -89,7 +105,9 @@ pub async fn create_object(
     }
     let warnings = admit::validate(&ctx.res, &mut obj, fv)?;
     check_size(&obj)?;
+    check_escalation(ctx, &obj, None)?;
     let created = ctx.api.objects.create(&ctx.res, ctx.ns(), obj, ctx.dry_run()?).await?;
+    refresh_policy(ctx).await?;
     Ok((created, warnings))
 }
 
@@ -161,9 +179,11 @@ pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
             apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
             warnings = admit::validate(&ctx.res, &mut next, fv)?;
             check_size(&next)?;
+            check_escalation(&ctx, &next, Some(&current))?;
             Ok(next)
         })
         .await?;
+    refresh_policy(&ctx).await?;
     Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
 }
 
@@ -223,9 +243,11 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
             }
             warnings = admit::validate(&ctx.res, &mut next, fv)?;
             check_size(&next)?;
+            check_escalation(&ctx, &next, Some(&current))?;
             Ok(next)
         })
         .await?;
+    refresh_policy(&ctx).await?;
     Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
 }
 
@@ -266,10 +288,11 @@ fn delete_options(ctx: &Ctx, body: &Bytes) -> ApiResult<DeleteOptions> {
 
 pub async fn delete(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let opts = delete_options(&ctx, &body)?;
-    let (code, obj) = match ctx.api.objects.delete(&ctx.res, ctx.ns(), ctx.name(), &opts).await? {
-        Deleted::Now(obj) => (StatusCode::OK, obj),
-        Deleted::Pending(obj) => (StatusCode::OK, obj),
+    let obj = match ctx.api.objects.delete(&ctx.res, ctx.ns(), ctx.name(), &opts).await? {
+        Deleted::Now(obj) | Deleted::Pending(obj) => obj,
     };
+    refresh_policy(&ctx).await?;
+    let code = StatusCode::OK;
     Ok(negotiate::respond(code, output(&ctx), &obj, &[]))
 }
 
