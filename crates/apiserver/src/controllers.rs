@@ -24,12 +24,12 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// Events within this window are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-pub fn spawn(objects: Objects, rbac: Arc<crate::auth::Rbac>) {
+pub fn spawn(objects: Objects, rbac: Arc<crate::auth::Rbac>, quota_locks: Arc<crate::quota::QuotaLocks>) {
     let wake = Arc::new(Notify::new());
     tokio::spawn(watch_store(objects.clone(), wake.clone(), rbac));
     tokio::spawn(async move {
         loop {
-            if let Err(e) = pass(&objects).await {
+            if let Err(e) = pass(&objects, &quota_locks).await {
                 tracing::warn!(error = %e, "control loop pass failed; retrying");
             }
             let _ = tokio::time::timeout(RESYNC, wake.notified()).await;
@@ -61,6 +61,7 @@ async fn watch_store(objects: Objects, wake: Arc<Notify>, rbac: Arc<crate::auth:
                 tracing::warn!(error = %e, "refreshing the RBAC policy failed");
             }
             let interesting = crds::is_crd_key(&ev.kv.key)
+                || (ev.kv.key.starts_with("/registry/core/resourcequotas/") && ev.prev.is_none())
                 || ev.kind == canopy_store::EventKind::Delete
                 || ev.kv.value.windows(b"deletionTimestamp".len()).any(|w| w == b"deletionTimestamp");
             if interesting {
@@ -75,10 +76,11 @@ async fn watch_store(objects: Objects, wake: Arc<Notify>, rbac: Arc<crate::auth:
     }
 }
 
-async fn pass(objects: &Objects) -> ApiResult<()> {
+async fn pass(objects: &Objects, quota_locks: &crate::quota::QuotaLocks) -> ApiResult<()> {
     crds::sync_all(objects).await?;
     terminate_namespaces(objects).await?;
-    collect_garbage(objects).await
+    collect_garbage(objects).await?;
+    crate::quota::reconcile_all(objects, quota_locks).await
 }
 
 async fn all_items(objects: &Objects, res: &Resource) -> ApiResult<Vec<Value>> {

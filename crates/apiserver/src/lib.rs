@@ -24,6 +24,8 @@ mod objects;
 mod openapi;
 mod patch;
 mod pki;
+mod quantity;
+mod quota;
 mod registry;
 mod request;
 mod serve;
@@ -53,6 +55,8 @@ pub struct Api {
     openapi: Arc<openapi::Cache>,
     /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
     inflight: Arc<tokio::sync::Semaphore>,
+    /// Serialises quota charges per namespace.
+    quota_locks: Arc<quota::QuotaLocks>,
     /// Watch events encoded once for all watchers.
     encoded: Arc<handlers::EncodedEvents>,
 }

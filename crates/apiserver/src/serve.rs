@@ -105,9 +105,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let objects = Objects::new(store, registry.clone());
     bootstrap(&objects).await?;
     let rbac = Arc::new(crate::auth::Rbac::new());
+    let quota_locks = Arc::new(crate::quota::QuotaLocks::default());
     rbac.refresh(&objects).await.map_err(|e| anyhow::anyhow!("loading RBAC policy: {e}"))?;
     crds::sync_all(&objects).await.map_err(|e| anyhow::anyhow!("loading CRDs: {e}"))?;
-    controllers::spawn(objects.clone(), rbac.clone());
+    controllers::spawn(objects.clone(), rbac.clone(), quota_locks.clone());
 
     let api = Api {
         objects,
@@ -117,6 +118,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         openapi: Arc::default(),
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
         encoded: Arc::default(),
+        quota_locks: quota_locks.clone(),
     };
     let app = crate::router(api);
     let acceptor = tls_acceptor(&pki)?;

@@ -106,7 +106,22 @@ pub async fn create_object(
     let warnings = admit::validate(&ctx.res, &mut obj, fv)?;
     check_size(&obj)?;
     check_escalation(ctx, &obj, None)?;
-    let created = ctx.api.objects.create(&ctx.res, ctx.ns(), obj, ctx.dry_run()?).await?;
+    let dry_run = ctx.dry_run()?;
+    let ns = ctx.ns().filter(|_| ctx.res.namespaced && !dry_run);
+    let charge = match ns {
+        Some(ns) => crate::quota::charge(&ctx.api.objects, &ctx.api.quota_locks, &ctx.res, ns, &obj).await?,
+        None => None,
+    };
+    let created = match ctx.api.objects.create(&ctx.res, ctx.ns(), obj, dry_run).await {
+        Ok(c) => c,
+        Err(e) => {
+            if let (Some(c), Some(ns)) = (charge, ns) {
+                c.refund(&ctx.api.objects, ns).await;
+            }
+            return Err(e);
+        }
+    };
+    drop(charge);
     refresh_policy(ctx).await?;
     Ok((created, warnings))
 }

@@ -1,0 +1,88 @@
+//! ResourceQuota admission: race-free under concurrent creates, freed by deletes.
+
+mod common;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+
+fn pod(name: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+    }))
+    .expect("pod")
+}
+
+async fn used(quotas: &Api<ResourceQuota>, name: &str, resource: &str) -> Option<String> {
+    let q = quotas.get(name).await.ok()?;
+    q.status?.used?.get(resource).map(|v| v.0.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_never_exceed_the_quota() {
+    let t = common::start().await;
+    let client = t.client().await;
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "quota-test"}})).expect("ns");
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "quota-test");
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "small"},
+        "spec": {"hard": {"pods": "10", "requests.cpu": "2"}},
+    }))
+    .expect("quota");
+    quotas.create(&PostParams::default(), &quota).await.expect("quota");
+    for _ in 0..100 {
+        if used(&quotas, "small", "pods").await.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(used(&quotas, "small", "pods").await.as_deref(), Some("0"), "the controller reports usage");
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "quota-test");
+    let attempts: Vec<_> = (0..50)
+        .map(|i| {
+            let pods = pods.clone();
+            tokio::spawn(async move { pods.create(&PostParams::default(), &pod(&format!("p{i}"))).await })
+        })
+        .collect();
+    let (mut created, mut refused) = (0, 0);
+    for a in attempts {
+        match a.await.expect("join") {
+            Ok(_) => created += 1,
+            Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota: small") => refused += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((created, refused), (10, 40));
+    assert_eq!(pods.list(&ListParams::default()).await.expect("list").items.len(), 10);
+    assert_eq!(used(&quotas, "small", "pods").await.as_deref(), Some("10"));
+    assert_eq!(used(&quotas, "small", "requests.cpu").await.as_deref(), Some("1"));
+
+    // Deleting frees quota once the controller recounts.
+    let names: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    for n in names.iter().take(3) {
+        pods.delete(n, &DeleteParams::default()).await.expect("delete");
+    }
+    for _ in 0..100 {
+        if used(&quotas, "small", "pods").await.as_deref() == Some("7") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(used(&quotas, "small", "pods").await.as_deref(), Some("7"));
+    for i in 0..3 {
+        pods.create(&PostParams::default(), &pod(&format!("again{i}"))).await.expect("room again");
+    }
+    let err = pods.create(&PostParams::default(), &pod("one-too-many")).await.expect_err("full again");
+    assert!(
+        matches!(err, kube::Error::Api(s) if s.code == 403 && s.message.contains("requested: pods=1, used: pods=10, limited: pods=10"))
+    );
+}
