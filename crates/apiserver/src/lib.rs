@@ -18,6 +18,7 @@ mod error;
 mod fieldset;
 mod filter;
 mod handlers;
+mod limits;
 mod meta;
 mod negotiate;
 mod objects;

@@ -86,3 +86,32 @@ async fn concurrent_creates_never_exceed_the_quota() {
         matches!(err, kube::Error::Api(s) if s.code == 403 && s.message.contains("requested: pods=1, used: pods=10, limited: pods=10"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn limit_ranges_default_and_bound_containers() {
+    use k8s_openapi::api::core::v1::LimitRange;
+    let t = common::start().await;
+    let client = t.client().await;
+    let ranges: Api<LimitRange> = Api::namespaced(client.clone(), "default");
+    let range: LimitRange = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "defaults"},
+        "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m"}, "max": {"cpu": "2"}}]},
+    }))
+    .expect("limitrange");
+    ranges.create(&PostParams::default(), &range).await.expect("create range");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let bare: Pod = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "bare"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .expect("pod");
+    let created = pods.create(&PostParams::default(), &bare).await.expect("create");
+    let res = created.spec.expect("spec").containers[0].resources.clone().expect("defaults applied");
+    assert_eq!(res.limits.expect("limits")["cpu"].0, "500m");
+    assert_eq!(res.requests.expect("requests")["cpu"].0, "100m");
+    assert_eq!(created.status.and_then(|s| s.qos_class).as_deref(), Some("Burstable"));
+    let big: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "big"}, "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"cpu": "4"}}}]}})).expect("pod");
+    let err = pods.create(&PostParams::default(), &big).await.expect_err("over the max");
+    assert!(
+        matches!(err, kube::Error::Api(s) if s.code == 403 && s.message.contains("maximum cpu usage per Container is 2, but limit is 4"))
+    );
+}

@@ -98,6 +98,12 @@ pub async fn create_object(
         meta::meta_mut(&mut obj).insert("name".into(), json!(meta::generate_name(&prefix)));
     }
     check_target_namespace(ctx).await?;
+    if ctx.res.group.is_empty()
+        && ctx.res.plural == "pods"
+        && let Some(ns) = ctx.ns()
+    {
+        crate::limits::admit_pod(&ctx.api.objects, ns, &mut obj).await?;
+    }
     defaults_on_create(ctx, &mut obj);
     let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
     if !applied {
