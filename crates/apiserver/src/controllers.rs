@@ -24,9 +24,14 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// Events within this window are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-pub fn spawn(objects: Objects, rbac: Arc<crate::auth::Rbac>, quota_locks: Arc<crate::quota::QuotaLocks>) {
+pub fn spawn(
+    objects: Objects,
+    rbac: Arc<crate::auth::Rbac>,
+    quota_locks: Arc<crate::quota::QuotaLocks>,
+    directory: Arc<crate::iam::Directory>,
+) {
     let wake = Arc::new(Notify::new());
-    tokio::spawn(watch_store(objects.clone(), wake.clone(), rbac));
+    tokio::spawn(watch_store(objects.clone(), wake.clone(), rbac, directory));
     tokio::spawn(async move {
         loop {
             if let Err(e) = pass(&objects, &quota_locks).await {
@@ -39,7 +44,12 @@ pub fn spawn(objects: Objects, rbac: Arc<crate::auth::Rbac>, quota_locks: Arc<cr
 }
 
 /// Wakes the loop on changes that can need work: CRDs, deletions and deletion marks.
-async fn watch_store(objects: Objects, wake: Arc<Notify>, rbac: Arc<crate::auth::Rbac>) {
+async fn watch_store(
+    objects: Objects,
+    wake: Arc<Notify>,
+    rbac: Arc<crate::auth::Rbac>,
+    directory: Arc<crate::iam::Directory>,
+) {
     loop {
         let from = objects.store.current_revision();
         let mut stream = match objects.store.watch("/registry/", from).await {
@@ -59,6 +69,11 @@ async fn watch_store(objects: Objects, wake: Arc<Notify>, rbac: Arc<crate::auth:
                 && let Err(e) = rbac.refresh(&objects).await
             {
                 tracing::warn!(error = %e, "refreshing the RBAC policy failed");
+            }
+            if ev.kv.key.starts_with("/registry/iam.canopy.io/")
+                && let Err(e) = directory.refresh(&objects).await
+            {
+                tracing::warn!(error = %e, "refreshing the directory failed");
             }
             let interesting = crds::is_crd_key(&ev.kv.key)
                 || (ev.kv.key.starts_with("/registry/core/resourcequotas/") && ev.prev.is_none())

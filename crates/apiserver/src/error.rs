@@ -60,6 +60,8 @@ pub enum ApiError {
     Timeout(String),
     #[error("too many requests, please try again later")]
     TooManyRequests,
+    #[error("too many failed attempts, try again in {0} seconds")]
+    TooManyRequestsAfter(u64),
     #[error("{0}")]
     Internal(String),
 }
@@ -105,7 +107,7 @@ impl ApiError {
             Self::Gone(_) => StatusCode::GONE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests | Self::TooManyRequestsAfter(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,7 +127,7 @@ impl ApiError {
             Self::Gone(_) => "Expired",
             Self::TooLarge(_) => "RequestEntityTooLarge",
             Self::Timeout(_) => "Timeout",
-            Self::TooManyRequests => "TooManyRequests",
+            Self::TooManyRequests | Self::TooManyRequestsAfter(_) => "TooManyRequests",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -180,9 +182,23 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "internal error");
         }
         let code = self.status_code();
+        let retry_after = match &self {
+            Self::TooManyRequestsAfter(s) => Some((*s).max(1)),
+            Self::TooManyRequests => Some(1),
+            _ => None,
+        };
+        let unauthorized = matches!(self, Self::Unauthorized);
         let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
         let mut resp = (code, body).into_response();
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let headers = resp.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        if let Some(secs) = retry_after {
+            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        if unauthorized {
+            // Clients that can log in with a password (kubectl vsphere login) look for this.
+            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Basic realm=\"canopy\""));
+        }
         resp
     }
 }

@@ -18,6 +18,7 @@ mod error;
 mod fieldset;
 mod filter;
 mod handlers;
+mod iam;
 mod limits;
 mod meta;
 mod negotiate;
@@ -53,6 +54,8 @@ pub struct Api {
     registry: Registry,
     authn: Arc<auth::Authenticator>,
     rbac: Arc<auth::Rbac>,
+    directory: Arc<iam::Directory>,
+    ca_pem: Arc<str>,
     openapi: Arc<openapi::Cache>,
     /// Requests in flight, watches excluded (upstream's `--max-requests-inflight`).
     inflight: Arc<tokio::sync::Semaphore>,
@@ -68,7 +71,8 @@ pub const MAX_REQUESTS_INFLIGHT: usize = 800;
 /// Paths anyone may read, as upstream's `system:public-info-viewer`.
 fn is_public(path: &str) -> bool {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
+    matches!(path, "/wcp/login" | "/wcp/loginbanner")
+        || matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
         || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/")
@@ -84,7 +88,7 @@ async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(user) = token.and_then(|t| api.authn.authenticate(t)) else {
+    let Some(user) = token.and_then(|t| api.authn.authenticate(t).or_else(|| api.directory.authenticate(t))) else {
         return ApiError::Unauthorized.into_response();
     };
     match auth::impersonate(&api.rbac, user, req.headers()) {
@@ -118,6 +122,50 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal(format!("the server panicked while handling the request: {detail}")).into_response()
 }
 
+/// The client's address, attached to every request of a connection.
+#[derive(Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+/// `POST /wcp/login` with Basic auth, as `kubectl vsphere login` sends it: a session token, the
+/// namespaces the user may use, and the CA that signs this server's certificate.
+async fn login(State(api): State<Api>, req: Request) -> Response {
+    let client = req.extensions().get::<ClientAddr>().map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0.ip());
+    let auth = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (name, token) = match api.directory.login(auth.as_deref(), client) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let Some(user) = api.directory.authenticate(&token.token) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    let namespaces = match iam::accessible_namespaces(&api.objects, &api.rbac, &user).await {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
+    Json(serde_json::json!({
+        "session_id": token.token,
+        "user": name,
+        "expires_at": token.expires_at,
+        "namespaces": namespaces,
+        "server_ca": &*api.ca_pem,
+    }))
+    .into_response()
+}
+
+/// `POST /wcp/logout` with the session's bearer token revokes it.
+async fn logout(State(api): State<Api>, req: Request) -> Response {
+    let token = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token.map(|t| api.directory.revoke(t.trim())) {
+        Some(Ok(())) => Json(serde_json::json!({"status": "logged out"})).into_response(),
+        Some(Err(e)) => e.into_response(),
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -128,6 +176,9 @@ pub fn router(api: Api) -> Router {
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
         .route("/readyz", get(healthz))
+        .route("/wcp/login", axum::routing::post(login))
+        .route("/wcp/logout", axum::routing::post(logout))
+        .route("/wcp/loginbanner", get(|| async { "Canopy" }))
         .fallback(handlers::dispatch)
         .layer(axum::middleware::from_fn_with_state(api.clone(), limit_inflight))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))

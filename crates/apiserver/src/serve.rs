@@ -55,6 +55,14 @@ async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
             Err(e) => return Err(anyhow::anyhow!("creating the built-in {plural}: {e}")),
         }
     }
+    let crd_res =
+        objects.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions").expect("CRDs are built in");
+    for crd in crate::iam::crds() {
+        match objects.create(&crd_res, None, crd, false).await {
+            Ok(_) | Err(crate::ApiError::AlreadyExists(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("creating the directory's CRDs: {e}")),
+        }
+    }
     for name in BOOTSTRAP_NAMESPACES {
         let obj = json!({
             "apiVersion": "v1",
@@ -105,16 +113,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let objects = Objects::new(store, registry.clone());
     bootstrap(&objects).await?;
     let rbac = Arc::new(crate::auth::Rbac::new());
+    let directory = Arc::new(crate::iam::Directory::open(&config.data_dir.join("pki"))?);
     let quota_locks = Arc::new(crate::quota::QuotaLocks::default());
     rbac.refresh(&objects).await.map_err(|e| anyhow::anyhow!("loading RBAC policy: {e}"))?;
     crds::sync_all(&objects).await.map_err(|e| anyhow::anyhow!("loading CRDs: {e}"))?;
-    controllers::spawn(objects.clone(), rbac.clone(), quota_locks.clone());
+    directory.refresh(&objects).await.map_err(|e| anyhow::anyhow!("loading the directory: {e}"))?;
+    controllers::spawn(objects.clone(), rbac.clone(), quota_locks.clone(), directory.clone());
 
     let api = Api {
         objects,
         registry,
         authn: Arc::new(crate::auth::Authenticator::new(&pki.admin_token)),
         rbac,
+        directory,
+        ca_pem: Arc::from(pki.ca_pem.as_str()),
         openapi: Arc::default(),
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
         encoded: Arc::default(),
@@ -134,7 +146,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let service = TowerToHyperService::new(app.clone());
+            let service = TowerToHyperService::new(app.clone().layer(axum::Extension(crate::ClientAddr(peer))));
             tokio::spawn(async move {
                 let tls = match acceptor.accept(tcp).await {
                     Ok(t) => t,

@@ -101,6 +101,12 @@ pub fn qualified_name(name: &str) -> String {
     format!("{user}@{domain}")
 }
 
+/// The API object name of a qualified identity (`alice@vsphere.local` -> `alice.vsphere.local`):
+/// object names cannot hold `@`. The object's `spec.name` keeps the qualified name.
+pub fn object_name(qualified: &str) -> String {
+    qualified.replace('@', ".")
+}
+
 /// The stored form of a name typed at login or on the command line: trimmed, lowercased,
 /// qualified with the default domain, and validated.
 pub fn canonical_user_name(input: &str) -> Result<String, NameError> {

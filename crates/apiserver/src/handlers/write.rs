@@ -76,10 +76,16 @@ fn check_escalation(ctx: &Ctx, new: &Value, old: Option<&Value>) -> ApiResult<()
     ctx.api.rbac.check_escalation(&ctx.user, &ctx.res.plural, ctx.ns().unwrap_or_default(), new, old)
 }
 
-/// A write to a role or binding is in force for the writer's next request.
+/// A write to a role, binding, user or group is in force for the next request.
 async fn refresh_policy(ctx: &Ctx) -> ApiResult<()> {
-    if crate::auth::is_rbac(&ctx.res.group) && !ctx.dry_run()? {
+    if ctx.dry_run()? {
+        return Ok(());
+    }
+    if crate::auth::is_rbac(&ctx.res.group) {
         ctx.api.rbac.refresh(&ctx.api.objects).await?;
+    }
+    if crate::iam::is_iam(&ctx.res.group) {
+        ctx.api.directory.refresh(&ctx.api.objects).await?;
     }
     Ok(())
 }
