@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod directory;
+mod login;
+
 /// mimalloc: a server allocating many short-lived JSON trees on several threads keeps far less
 /// memory than with glibc's per-thread arenas (`canopy-bench`: 375 MiB instead of 990 MiB).
 #[global_allocator]
@@ -24,6 +27,25 @@ enum Command {
     Server(ServerArgs),
     /// Run everything on this machine with defaults (today: the API server in ./canopy-data).
     Up(UpArgs),
+    /// Manage users of the built-in directory (admin).
+    User {
+        #[command(subcommand)]
+        command: directory::UserCommand,
+        /// The admin kubeconfig (default: KUBECONFIG, else ~/.kube/config).
+        #[arg(long, global = true)]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Manage groups of the built-in directory (admin).
+    Group {
+        #[command(subcommand)]
+        command: directory::GroupCommand,
+        #[arg(long, global = true)]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Log in with a user name and password; writes a kubeconfig with a context per namespace.
+    Login(login::LoginArgs),
+    /// Revoke the current context's token and remove it from the kubeconfig.
+    Logout(login::LogoutArgs),
 }
 
 #[derive(clap::Args)]
@@ -77,5 +99,9 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Server(a) => serve(a.data_dir, a.listen, a.tls_sans).await,
         Command::Up(a) => serve(a.data_dir, a.listen, Vec::new()).await,
+        Command::User { command, kubeconfig } => directory::user(command, kubeconfig).await,
+        Command::Group { command, kubeconfig } => directory::group(command, kubeconfig).await,
+        Command::Login(a) => login::login(a).await,
+        Command::Logout(a) => login::logout(a).await,
     }
 }
