@@ -103,6 +103,9 @@ fn aggregated_resource(r: &Resource) -> Value {
     if r.status {
         subs.push(json!({"subresource": "status", "responseKind": kind(&r.kind), "verbs": ["get", "patch", "update"]}));
     }
+    if r.group.is_empty() && r.plural == "serviceaccounts" {
+        subs.push(json!({"subresource": "token", "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}, "verbs": ["create"]}));
+    }
     if r.scale.is_some() {
         subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
     }
@@ -173,6 +176,11 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         }
         if r.scale.is_some() {
             resources.push(sub("scale", "Scale", "autoscaling", "v1"));
+        }
+        if r.group.is_empty() && r.plural == "serviceaccounts" {
+            let mut token = sub("token", "TokenRequest", "authentication.k8s.io", "v1");
+            token["verbs"] = json!(["create"]);
+            resources.push(token);
         }
     }
     if resources.is_empty() {

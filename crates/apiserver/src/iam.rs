@@ -74,6 +74,15 @@ struct Snapshot {
     groups: Vec<Group>,
 }
 
+/// What a genuine token stands for.
+pub enum Verified {
+    User(canopy_rbac::UserInfo),
+    ServiceAccount { namespace: String, name: String, uid: String },
+}
+
+/// How a ServiceAccount token records the account's uid among its claims.
+const SA_UID_MARKER: &str = "canopy.io/serviceaccount-uid=";
+
 /// Users, groups, tokens and login throttling.
 pub struct Directory {
     snapshot: RwLock<Snapshot>,
@@ -139,9 +148,23 @@ impl Directory {
     /// The user a token stands for, if it is genuine, current, not revoked, and its user still
     /// exists and is enabled. Group membership is read now, not from the token.
     pub fn authenticate(&self, token: &str) -> Option<canopy_rbac::UserInfo> {
+        match self.verify(token)? {
+            Verified::User(user) => Some(user),
+            Verified::ServiceAccount { .. } => None,
+        }
+    }
+
+    /// Checks a token: a directory user (resolved now), or a ServiceAccount the caller must
+    /// still find in the store with the same uid.
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let claims = self.issuer.verify(token, SystemTime::now()).ok()?;
         if self.revoked.lock().expect("revocations lock poisoned").is_revoked(&claims.id) {
             return None;
+        }
+        if let Some(rest) = claims.user.strip_prefix(canopy_rbac::SERVICE_ACCOUNT_USER_PREFIX) {
+            let (namespace, name) = rest.split_once(':')?;
+            let uid = claims.groups.iter().find_map(|g| g.strip_prefix(SA_UID_MARKER))?.to_string();
+            return Some(Verified::ServiceAccount { namespace: namespace.into(), name: name.into(), uid });
         }
         let snapshot = self.snapshot.read().expect("directory lock poisoned");
         let user = snapshot.users.get(&claims.user).filter(|u| !u.disabled)?;
@@ -151,7 +174,21 @@ impl Directory {
             .collect();
         let mut info = canopy_rbac::UserInfo::new(claims.user.clone()).with_groups(groups);
         info.extra.insert("canopy.io/token-id".into(), vec![claims.id]);
-        Some(info)
+        Some(Verified::User(info))
+    }
+
+    /// A token for a ServiceAccount (TokenRequest), bound to the account's uid so a recreated
+    /// account of the same name does not inherit it.
+    pub fn issue_service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        ttl: Duration,
+    ) -> canopy_identity::IssuedToken {
+        let user = canopy_rbac::service_account_username(namespace, name);
+        let subject = Subject::new(user, [format!("{SA_UID_MARKER}{uid}")]);
+        self.issuer.issue(&subject, ttl, SystemTime::now())
     }
 
     /// Checks a Basic-auth login; returns the user's name and a new token.

@@ -88,7 +88,20 @@ async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(user) = token.and_then(|t| api.authn.authenticate(t).or_else(|| api.directory.authenticate(t))) else {
+    let user = match token {
+        Some(t) => match api.authn.authenticate(t) {
+            Some(admin) => Some(admin),
+            None => match api.directory.verify(t) {
+                Some(iam::Verified::User(u)) => Some(u),
+                Some(iam::Verified::ServiceAccount { namespace, name, uid }) => {
+                    service_account(&api, &namespace, &name, &uid).await
+                }
+                None => None,
+            },
+        },
+        None => None,
+    };
+    let Some(user) = user else {
         return ApiError::Unauthorized.into_response();
     };
     match auth::impersonate(&api.rbac, user, req.headers()) {
@@ -120,6 +133,13 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
     ApiError::Internal(format!("the server panicked while handling the request: {detail}")).into_response()
+}
+
+/// The user of a ServiceAccount token, if the account still exists with the token's uid.
+async fn service_account(api: &Api, namespace: &str, name: &str, uid: &str) -> Option<canopy_rbac::UserInfo> {
+    let res = api.registry.get("", "v1", "serviceaccounts")?;
+    let sa = api.objects.get(&res, Some(namespace), name).await.ok()?;
+    (meta::uid(&sa) == uid).then(|| canopy_rbac::UserInfo::service_account(namespace, name))
 }
 
 /// The client's address, attached to every request of a connection.

@@ -295,3 +295,35 @@ async fn rbac_grants_and_escalation() {
     t.ok(&["-n", "team-a", "delete", "rolebinding", "alice-view"]);
     assert!(!t.kubectl(&["--as", "alice", "-n", "team-a", "get", "cm"]).ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn service_account_tokens() {
+    let t = common::start().await;
+    t.ok(&["create", "namespace", "robots"]);
+    t.ok(&["-n", "robots", "create", "serviceaccount", "builder"]);
+    t.ok(&[
+        "-n",
+        "robots",
+        "create",
+        "rolebinding",
+        "builder-view",
+        "--clusterrole=view",
+        "--serviceaccount=robots:builder",
+    ]);
+    let token = t.ok(&["-n", "robots", "create", "token", "builder", "--duration=20m"]).trim().to_string();
+    assert!(token.starts_with("canopy."), "{token}");
+    let who = t.ok(&["--token", &token, "auth", "whoami"]);
+    assert!(
+        who.contains("system:serviceaccount:robots:builder") && who.contains("system:serviceaccounts:robots"),
+        "{who}"
+    );
+    t.ok(&["--token", &token, "-n", "robots", "get", "configmaps"]);
+    assert!(!t.kubectl(&["--token", &token, "-n", "default", "get", "configmaps"]).ok);
+    let err = t.fails(&["-n", "robots", "create", "token", "builder", "--duration=1m"]);
+    assert!(err.contains("less than 10 minutes"), "{err}");
+    // The token is bound to this account: deleting it (even recreating the name) ends the token.
+    t.ok(&["-n", "robots", "delete", "serviceaccount", "builder"]);
+    t.ok(&["-n", "robots", "create", "serviceaccount", "builder"]);
+    let out = t.kubectl(&["--token", &token, "-n", "robots", "get", "configmaps"]);
+    assert!(!out.ok && out.stderr.contains("Unauthorized"), "{}", out.stderr);
+}

@@ -3,6 +3,7 @@
 mod read;
 mod reviews;
 mod scale;
+mod tokens;
 mod watch;
 mod write;
 
@@ -181,6 +182,9 @@ async fn resource(
         (Method::DELETE, true, None) => write::delete(ctx, read_body(body).await?).await,
         (Method::DELETE, false, None) => write::delete_collection(ctx, read_body(body).await?).await,
         (Method::GET, true, Some("scale")) => scale::get(ctx).await,
+        (Method::POST, true, Some("token")) if valid_subresource(&ctx, "token") => {
+            tokens::create(ctx, read_body(body).await?).await
+        }
         (Method::PUT | Method::PATCH, true, Some("scale")) => {
             let patch = ctx.headers.get(header::CONTENT_TYPE).is_some_and(|c| {
                 c.as_bytes().starts_with(b"application/merge-patch")
@@ -250,6 +254,7 @@ fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {
         "status" => ctx.res.status,
         "scale" => ctx.res.scale.is_some(),
         "finalize" => ctx.res.plural == "namespaces" && ctx.res.group.is_empty(),
+        "token" => ctx.res.plural == "serviceaccounts" && ctx.res.group.is_empty(),
         _ => false,
     }
 }
