@@ -32,6 +32,7 @@ mod registry;
 mod request;
 mod serve;
 mod table;
+mod vapi;
 
 use std::sync::Arc;
 
@@ -71,7 +72,7 @@ pub const MAX_REQUESTS_INFLIGHT: usize = 800;
 /// Paths anyone may read, as upstream's `system:public-info-viewer`.
 fn is_public(path: &str) -> bool {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    matches!(path, "/wcp/login" | "/wcp/loginbanner")
+    matches!(path, "/wcp/login" | "/wcp/loginbanner" | "/api/session")
         || matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
         || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
@@ -82,12 +83,8 @@ async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> R
     if is_public(req.uri().path()) {
         return next.run(req).await;
     }
-    let token = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let token = session_token(req.headers());
+    let token = token.as_deref();
     let user = match token {
         Some(t) => match api.authn.authenticate(t) {
             Some(admin) => Some(admin),
@@ -142,6 +139,15 @@ async fn service_account(api: &Api, namespace: &str, name: &str, uid: &str) -> O
     (meta::uid(&sa) == uid).then(|| canopy_rbac::UserInfo::service_account(namespace, name))
 }
 
+/// The bearer token of a request: `Authorization: Bearer` (Kubernetes clients) or
+/// `vmware-api-session-id` (vSphere Automation clients).
+pub(crate) fn session_token(headers: &http::HeaderMap) -> Option<String> {
+    let bearer =
+        headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let session = headers.get("vmware-api-session-id").and_then(|v| v.to_str().ok());
+    bearer.or(session).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
 /// The client's address, attached to every request of a connection.
 #[derive(Clone, Copy)]
 pub struct ClientAddr(pub std::net::SocketAddr);
@@ -174,12 +180,7 @@ async fn login(State(api): State<Api>, req: Request) -> Response {
 
 /// `POST /wcp/logout` with the session's bearer token revokes it.
 async fn logout(State(api): State<Api>, req: Request) -> Response {
-    let token = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.map(|t| api.directory.revoke(t.trim())) {
+    match session_token(req.headers()).map(|t| api.directory.revoke(&t)) {
         Some(Ok(())) => Json(serde_json::json!({"status": "logged out"})).into_response(),
         Some(Err(e)) => e.into_response(),
         None => ApiError::Unauthorized.into_response(),
@@ -199,6 +200,7 @@ pub fn router(api: Api) -> Router {
         .route("/wcp/login", axum::routing::post(login))
         .route("/wcp/logout", axum::routing::post(logout))
         .route("/wcp/loginbanner", get(|| async { "Canopy" }))
+        .merge(vapi::routes())
         .fallback(handlers::dispatch)
         .layer(axum::middleware::from_fn_with_state(api.clone(), limit_inflight))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
