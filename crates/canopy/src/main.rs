@@ -74,6 +74,13 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -
         .await
         .context("starting the API server")?;
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
+    // The platform's controllers are API clients like any other, over HTTPS.
+    let controllers_client = directory::admin_client(Some(server.kubeconfig.clone())).await?;
+    tokio::spawn(async move {
+        if let Err(e) = canopy_controllers::run(controllers_client).await {
+            tracing::error!(error = %e, "the namespace controller stopped");
+        }
+    });
     eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("SIGTERM handler")?;
