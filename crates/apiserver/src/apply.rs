@@ -185,13 +185,27 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
         result = config.clone();
     }
 
+    // An apply that changes nothing keeps its timestamp, so the object (and its
+    // resourceVersion) stays as it was, as upstream.
+    let without_fields = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
+        v
+    };
+    let previous = list.iter().find(|e| e.manager == manager && e.operation == "Apply");
+    let time = match previous {
+        Some(p) if p.fields == owned && without_fields(&result) == without_fields(&base) => p.time.clone(),
+        _ => None,
+    };
     list.retain(|e| !(e.manager == manager && e.operation == "Apply"));
     list.push(Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
         subresource: None,
         fields: owned,
-        time: Some(json!(meta::now_rfc3339())),
+        time: Some(time.unwrap_or_else(|| json!(meta::now_rfc3339()))),
     });
     for e in &mut list {
         e.fields.retain(|f| fieldset::value_at(&result, f).is_some());
@@ -221,5 +235,8 @@ mod tests {
         assert_eq!(v3["data"], json!({"a": "x"}), "{v3}");
         // An unchanged value is no conflict.
         apply(&res, Some(&v3), &cm(json!({"a": "x"})), "carol", false).expect("same value");
+        // Re-applying the same configuration changes nothing, not even a timestamp.
+        let again = apply(&res, Some(&v3), &cm(json!({})), "alice", false).expect("no-op apply");
+        assert_eq!(again, v3);
     }
 }

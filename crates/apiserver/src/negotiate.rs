@@ -19,6 +19,17 @@ pub enum Output {
     Json,
     Yaml,
     Table,
+    /// `as=PartialObjectMetadata[List]`: metadata only (kube-rs metadata watchers, kubectl).
+    Metadata,
+}
+
+/// An object reduced to its metadata, as `meta.k8s.io/v1` PartialObjectMetadata.
+pub fn partial_metadata(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_default(),
+    })
 }
 
 /// Picks the response form from `Accept`, in the client's order of preference.
@@ -31,8 +42,10 @@ pub fn output(headers: &HeaderMap) -> ApiResult<Output> {
         let mime = params.next().unwrap_or_default();
         let params: Vec<&str> = params.collect();
         let is_table = params.iter().any(|p| p.replace(' ', "") == "as=Table");
+        let is_metadata = params.iter().any(|p| p.replace(' ', "").starts_with("as=PartialObjectMetadata"));
         match mime {
             "application/json" | "*/*" | "application/*" if is_table => return Ok(Output::Table),
+            "application/json" if is_metadata => return Ok(Output::Metadata),
             "application/json" if params.iter().any(|p| p.starts_with("as=")) => continue,
             "application/json" | "*/*" | "application/*" | "" => return Ok(Output::Json),
             "application/yaml" => return Ok(Output::Yaml),
@@ -115,6 +128,10 @@ mod tests {
         );
         assert_eq!(accept("application/vnd.kubernetes.protobuf,application/json").ok(), Some(Output::Json));
         assert_eq!(accept("application/yaml").ok(), Some(Output::Yaml));
+        assert_eq!(
+            accept("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json").ok(),
+            Some(Output::Metadata)
+        );
         assert!(accept("application/vnd.kubernetes.protobuf").is_err());
     }
 

@@ -286,6 +286,13 @@ fn cell(res: &Resource, c: &PrinterColumn, obj: &Value, now: i64) -> Value {
             obj.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default(),
             obj.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or_default()
         )),
+        // Upstream shows date columns of custom kinds as ages.
+        path if res.crd.is_some() && c.type_ == "date" => {
+            match jsonpath(obj, path).as_str().and_then(meta::parse_rfc3339) {
+                Some(t) => json!(human_duration(now - t)),
+                None => json!("<unknown>"),
+            }
+        }
         path if res.crd.is_some() || path.starts_with('.') => {
             let found = jsonpath(obj, path);
             if found.is_null() && res.crd.is_none() { json!("<none>") } else { found }

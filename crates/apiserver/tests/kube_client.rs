@@ -174,3 +174,20 @@ async fn watch_bookmarks_and_generated_names() {
     let at: i64 = bookmark.parse().expect("numeric resourceVersion");
     assert!(at >= rv.parse::<i64>().expect("numeric"), "bookmark {at} is older than the watch start {rv}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metadata_only_lists_and_watches() {
+    let t = common::start().await;
+    let api: Api<ConfigMap> = Api::namespaced(t.client().await, "default");
+    api.create(&PostParams::default(), &cm("meta-a", "big value")).await.expect("create");
+    let list = api.list_metadata(&ListParams::default()).await.expect("metadata list");
+    assert!(list.items.iter().any(|m| m.metadata.name.as_deref() == Some("meta-a")));
+    let stream = kube::runtime::metadata_watcher(api.clone(), Default::default());
+    let found = kube::runtime::WatchStreamExt::applied_objects(stream)
+        .try_filter(|m| futures::future::ready(m.metadata.name.as_deref() == Some("meta-a")))
+        .boxed()
+        .try_next()
+        .await
+        .expect("metadata watcher");
+    assert!(found.is_some());
+}

@@ -24,6 +24,7 @@ pub async fn get(ctx: Ctx) -> ApiResult<Response> {
             json!({}),
             ctx.query.get("includeObject").unwrap_or("Metadata"),
         ),
+        Output::Metadata => negotiate::partial_metadata(&obj),
         _ => obj,
     };
     Ok(negotiate::respond(StatusCode::OK, out, &body, &[]))
@@ -69,6 +70,12 @@ pub async fn list(ctx: Ctx) -> ApiResult<Response> {
         Output::Table => {
             table::to_table(&ctx.res, &page.items, list_meta, ctx.query.get("includeObject").unwrap_or("Metadata"))
         }
+        Output::Metadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "items": page.items.iter().map(negotiate::partial_metadata).collect::<Vec<_>>(),
+        }),
         _ => json!({
             "kind": ctx.res.list_kind,
             "apiVersion": ctx.res.api_version(),

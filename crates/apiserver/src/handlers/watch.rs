@@ -59,6 +59,7 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
         };
         let render = |obj: Value| match out {
             Output::Table => table::to_table(&ctx.res, std::slice::from_ref(&obj), json!({}), &include),
+            Output::Metadata => crate::negotiate::partial_metadata(&obj),
             _ => obj,
         };
         let mut stream = match store_stream {
@@ -106,7 +107,7 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
                         }
                     };
                     last_rv = ev.revision;
-                    let line = if filter.is_empty() && out != Output::Table {
+                    let line = if filter.is_empty() && matches!(out, Output::Json | Output::Yaml) {
                         // The common case: every watcher sends the same bytes, encoded once.
                         let Some(obj) = ctx.api.encoded.get(&ctx.api.objects, &ctx.res, &ev.kv) else { continue };
                         frame(unfiltered_kind(&ev), &obj)
