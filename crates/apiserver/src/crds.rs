@@ -35,10 +35,7 @@ pub async fn sync_all(objects: &Objects) -> ApiResult<()> {
 async fn sync_one(objects: &Objects, crd_res: &Resource, crd: Value) -> ApiResult<()> {
     let name = meta::name(&crd).to_string();
     // Re-register every time: versions, schemas and columns may have changed.
-    objects.registry.remove_crd(&name);
-    for r in resources_from_crd(&crd) {
-        objects.registry.insert(r);
-    }
+    objects.registry.replace_crd(&name, resources_from_crd(&crd));
     if meta::is_deleting(&crd) {
         return cleanup(objects, crd_res, &crd).await;
     }

@@ -182,7 +182,8 @@ async fn metadata_only_lists_and_watches() {
     api.create(&PostParams::default(), &cm("meta-a", "big value")).await.expect("create");
     let list = api.list_metadata(&ListParams::default()).await.expect("metadata list");
     assert!(list.items.iter().any(|m| m.metadata.name.as_deref() == Some("meta-a")));
-    let stream = kube::runtime::metadata_watcher(api.clone(), Default::default());
+    let meta_api: Api<kube::core::PartialObjectMeta<ConfigMap>> = Api::namespaced(t.client().await, "default");
+    let stream = kube::runtime::watcher(meta_api, Default::default());
     let found = kube::runtime::WatchStreamExt::applied_objects(stream)
         .try_filter(|m| futures::future::ready(m.metadata.name.as_deref() == Some("meta-a")))
         .boxed()

@@ -147,6 +147,22 @@ impl Registry {
         inner.by_gvr.insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
     }
 
+    /// Serves exactly `resources` for a CRD, swapped in under one lock so no request sees the
+    /// kind missing while its definition is re-read.
+    pub fn replace_crd(&self, crd_name: &str, resources: Vec<Resource>) {
+        self.bump();
+        let mut inner = self.inner.write().expect("registry lock poisoned");
+        inner.by_gvr.retain(|_, r| r.crd.as_deref() != Some(crd_name));
+        for r in resources {
+            if !inner.group_order.contains(&r.group) {
+                inner.group_order.push(r.group.clone());
+            }
+            inner.by_gvr.insert((r.group.clone(), r.version.clone(), r.plural.clone()), Arc::new(r));
+        }
+        let groups: Vec<String> = inner.by_gvr.values().map(|r| r.group.clone()).collect();
+        inner.group_order.retain(|g| groups.contains(g));
+    }
+
     /// Removes every version served for a CRD.
     pub fn remove_crd(&self, crd_name: &str) {
         self.bump();
