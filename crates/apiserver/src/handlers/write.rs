@@ -68,6 +68,14 @@ fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
     }
 }
 
+/// The checks every write's final object passes: validation, size, RBAC escalation.
+fn admit_final(ctx: &Ctx, obj: &mut Value, old: Option<&Value>, fv: FieldValidation) -> ApiResult<Vec<String>> {
+    let warnings = admit::validate(&ctx.res, obj, fv)?;
+    check_size(obj)?;
+    check_escalation(ctx, obj, old)?;
+    Ok(warnings)
+}
+
 /// Roles and bindings may only grant what the writer holds (upstream's escalation checks).
 fn check_escalation(ctx: &Ctx, new: &Value, old: Option<&Value>) -> ApiResult<()> {
     if !crate::auth::is_rbac(&ctx.res.group) {
@@ -115,9 +123,7 @@ pub async fn create_object(
     if !applied {
         apply::record_update(&ctx.res, None, &mut obj, &manager, "Update");
     }
-    let warnings = admit::validate(&ctx.res, &mut obj, fv)?;
-    check_size(&obj)?;
-    check_escalation(ctx, &obj, None)?;
+    let warnings = admit_final(ctx, &mut obj, None, fv)?;
     let dry_run = ctx.dry_run()?;
     let ns = ctx.ns().filter(|_| ctx.res.namespaced && !dry_run);
     let charge = match ns {
@@ -204,9 +210,7 @@ pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
         .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |current| {
             let mut next = merge_for_subresource(&ctx, &current, obj.clone());
             apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
-            warnings = admit::validate(&ctx.res, &mut next, fv)?;
-            check_size(&next)?;
-            check_escalation(&ctx, &next, Some(&current))?;
+            warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
             Ok(next)
         })
         .await?;
@@ -268,9 +272,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
             if meta::name(&next) != ctx.name() {
                 return Err(ApiError::BadRequest("metadata.name cannot be changed by a patch".into()));
             }
-            warnings = admit::validate(&ctx.res, &mut next, fv)?;
-            check_size(&next)?;
-            check_escalation(&ctx, &next, Some(&current))?;
+            warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
             Ok(next)
         })
         .await?;
