@@ -30,6 +30,7 @@ mod quantity;
 mod quota;
 mod registry;
 mod request;
+mod selfservice;
 mod serve;
 mod table;
 mod vapi;

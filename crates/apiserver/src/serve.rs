@@ -57,7 +57,7 @@ async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
     }
     let crd_res =
         objects.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions").expect("CRDs are built in");
-    for crd in crate::iam::crds() {
+    for crd in crate::iam::crds().into_iter().chain([crate::selfservice::crd()]) {
         match objects.create(&crd_res, None, crd, false).await {
             Ok(_) | Err(crate::ApiError::AlreadyExists(_)) => {}
             Err(e) => return Err(anyhow::anyhow!("creating the directory's CRDs: {e}")),

@@ -161,7 +161,16 @@ async fn resource(
         return Err(ApiError::NoRoute);
     }
     let ctx = Ctx { api, user, res, path, query, headers };
-    authorize(&ctx, &method, &ctx.user)?;
+    if let Err(denied) = authorize(&ctx, &method, &ctx.user) {
+        // A user granted by the namespace template may create a namespace of its own.
+        let creating_namespace = method == Method::POST && ctx.res.group.is_empty() && ctx.res.plural == "namespaces";
+        if creating_namespace
+            && let Some(template) = crate::selfservice::template_for(&ctx.api.objects, &ctx.user).await?
+        {
+            return write::create_self_service_namespace(ctx, template, read_body(body).await?).await;
+        }
+        return Err(denied);
+    }
     if ctx.res.review {
         return match (method, ctx.path.name.is_some(), ctx.path.subresource.is_some()) {
             (Method::POST, false, false) => reviews::create(ctx, read_body(body).await?).await,

@@ -144,6 +144,25 @@ pub async fn create_object(
     Ok((created, warnings))
 }
 
+/// `kubectl create namespace` by a user the namespace template grants: the namespace, then its
+/// configuration with the creator as OWNER (the namespace controller adds the RoleBindings).
+pub async fn create_self_service_namespace(ctx: Ctx, template: Value, body: Bytes) -> ApiResult<Response> {
+    let obj = negotiate::decode_body(&ctx.headers, &body)?;
+    let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    let (created, warnings) = create_object(&ctx, obj, fv, false).await?;
+    let name = meta::name(&created).to_string();
+    if ctx.dry_run()? {
+        return Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings));
+    }
+    if let Err(e) = crate::selfservice::configure(&ctx.api.objects, &template, &name, &ctx.user).await {
+        // Without its configuration the namespace would be an orphan nobody may use.
+        let _ = ctx.api.objects.delete(&ctx.res, None, &name, &DeleteOptions::default()).await;
+        return Err(e);
+    }
+    tracing::info!(namespace = %name, user = %ctx.user.name, "self-service namespace created");
+    Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings))
+}
+
 pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let obj = negotiate::decode_body(&ctx.headers, &body)?;
     let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
