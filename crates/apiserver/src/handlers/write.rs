@@ -286,6 +286,14 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
                     p
                 }
             };
+            // A patch that does not set a resourceVersion is not pinned to the one it was applied
+            // to: a concurrent write makes it retry on the new object (as upstream), not 409.
+            let mut patched = patched;
+            if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion")
+                && let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.remove("resourceVersion");
+            }
             let mut next = merge_for_subresource(&ctx, &current, patched);
             admit::check_type(&ctx.res, &mut next)?;
             if meta::name(&next) != ctx.name() {
