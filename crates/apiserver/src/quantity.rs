@@ -67,6 +67,25 @@ impl Milli {
     pub fn format(self) -> String {
         if self.0 % 1000 == 0 { (self.0 / 1000).to_string() } else { format!("{}m", self.0) }
     }
+
+    /// Canonical text for a byte count: the largest binary suffix that is exact (`2Gi`,
+    /// `1536Mi`), as upstream prints quantities given in binary units.
+    pub fn format_bytes(self) -> String {
+        if self.0 % 1000 != 0 || self.0 == 0 {
+            return self.format();
+        }
+        let bytes = self.0 / 1000;
+        let suffix = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, s)| (1i128 << (10 * (i + 1)), *s))
+            .find(|(unit, _)| bytes % unit == 0);
+        match suffix {
+            Some((unit, s)) => format!("{}{s}", bytes / unit),
+            None => bytes.to_string(),
+        }
+    }
 }
 
 impl std::ops::Add for Milli {
@@ -94,5 +113,9 @@ mod tests {
         assert!(Milli::parse("1Qi").is_err());
         assert_eq!(Milli(1500).format(), "1500m");
         assert_eq!(Milli(2000).format(), "2");
+        assert_eq!(Milli(2 * 1000 * (1 << 30)).format_bytes(), "2Gi");
+        assert_eq!(Milli(1536 * 1000 * (1 << 20)).format_bytes(), "1536Mi");
+        assert_eq!(Milli(1000 * 1000).format_bytes(), "1000");
+        assert_eq!(Milli(0).format_bytes(), "0");
     }
 }

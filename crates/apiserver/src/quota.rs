@@ -1,10 +1,11 @@
-//! ResourceQuota: admission that charges a create against every quota of its namespace before
-//! the object is stored, and the usage a quota controller recomputes from live objects.
+//! ResourceQuota: admission that charges a create, or the growth an update causes, against every
+//! quota of its namespace before the object is stored, and the usage a quota controller
+//! recomputes from live objects.
 //!
-//! Race-free: creates in one namespace that a quota constrains are serialised by a per-namespace
+//! Race-free: writes in one namespace that a quota constrains are serialised by a per-namespace
 //! lock, and each charge is a compare-and-swap on the quota's `status.used`, so concurrent
-//! servers sharing a store can never both take the last unit. A failed create gives its charge
-//! back; deletions free quota when the controller recomputes usage.
+//! servers sharing a store can never both take the last unit. A failed write gives its charge
+//! back; deletions and shrinking updates free quota when the controller recomputes usage.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -59,11 +60,25 @@ fn pod_resource(obj: &Value, kind: &str, resource: &str) -> Milli {
     sum.max(init)
 }
 
+const STORAGE_CLASS_SUFFIX: &str = ".storageclass.storage.k8s.io/";
+
+/// A per-class quota name (`gold.storageclass.storage.k8s.io/requests.storage`) split into the
+/// class and what it limits.
+fn storage_class_key(name: &str) -> Option<(&str, &str)> {
+    name.split_once(STORAGE_CLASS_SUFFIX)
+}
+
+fn pvc_storage(obj: &Value) -> Option<Milli> {
+    obj.pointer("/spec/resources/requests/storage").and_then(Value::as_str).and_then(|q| Milli::parse(q).ok())
+}
+
 /// Whether the quota resource name `name` counts objects of `res`.
 fn applies(res: &Resource, name: &str) -> bool {
     let core = |plural: &str| res.group.is_empty() && res.plural == plural;
     match name {
         n if n == count_name(res) => true,
+        "requests.storage" => core("persistentvolumeclaims"),
+        n if storage_class_key(n).is_some() => core("persistentvolumeclaims"),
         "pods" | "cpu" | "memory" => core("pods"),
         n if n.starts_with("requests.") || n.starts_with("limits.") => core("pods"),
         "services" | "services.loadbalancers" | "services.nodeports" => core("services"),
@@ -100,11 +115,20 @@ pub fn usage_of(res: &Resource, obj: &Value, names: &[String]) -> Usage {
                     Milli(1000 * n as i128)
                 })
             }
+            "requests.storage" => pvc_storage(obj),
             "cpu" | "requests.cpu" => Some(pod_resource(obj, "requests", "cpu")),
             "memory" | "requests.memory" => Some(pod_resource(obj, "requests", "memory")),
             "limits.cpu" => Some(pod_resource(obj, "limits", "cpu")),
             "limits.memory" => Some(pod_resource(obj, "limits", "memory")),
-            _ => None,
+            n => storage_class_key(n).and_then(|(class, what)| {
+                let own = obj.pointer("/spec/storageClassName").and_then(Value::as_str);
+                match what {
+                    _ if own != Some(class) => None,
+                    "requests.storage" => pvc_storage(obj),
+                    "persistentvolumeclaims" => Some(one),
+                    _ => None,
+                }
+            }),
         };
         if let Some(v) = value.filter(|v| v.0 != 0) {
             usage.insert(name.clone(), v);
@@ -131,8 +155,13 @@ fn used(quota: &Value) -> Option<Usage> {
     })
 }
 
+/// How upstream prints an amount of quota resource `name`: bytes in binary units.
+fn show(name: &str, v: Milli) -> String {
+    if name.contains("memory") || name.contains("storage") { v.format_bytes() } else { v.format() }
+}
+
 fn render(u: &Usage) -> Value {
-    Value::Object(u.iter().map(|(k, v)| (k.clone(), json!(v.format()))).collect())
+    Value::Object(u.iter().map(|(k, v)| (k.clone(), json!(show(k, *v)))).collect())
 }
 
 fn quota_resource(objects: &Objects) -> Arc<Resource> {
@@ -165,21 +194,84 @@ pub struct Charge {
     taken: Vec<(String, Usage)>,
 }
 
-/// Charges `obj` against the quotas of `ns`, or refuses with upstream's 403 `exceeded quota`.
+/// Whether some quota of `ns` counts objects of `res`.
+pub async fn tracks(objects: &Objects, res: &Resource, ns: &str) -> ApiResult<bool> {
+    let qres = quota_resource(objects);
+    let quotas = objects.list(&qres, Some(ns), &ListParams::default(), &|_| true).await?.items;
+    Ok(quotas.iter().any(|q| hard(q).keys().any(|k| applies(res, k))))
+}
+
+/// What writing `new` over `old` (nothing, for a create) adds to each of `names`: growth only,
+/// since what an update frees comes back when the controller recounts.
+fn growth(res: &Resource, new: &Value, old: Option<&Value>, names: &[String]) -> Usage {
+    let mut delta = usage_of(res, new, names);
+    if let Some(old) = old {
+        let before = usage_of(res, old, names);
+        delta.retain(|k, v| {
+            *v = Milli(v.0 - before.get(k).map_or(0, |b| b.0));
+            v.0 > 0
+        });
+    }
+    delta
+}
+
+/// Compute resources a quota tracks must be given for every container of a pod (upstream's
+/// `must specify limits.cpu for: app`), else the quota could not tell what the pod uses.
+fn check_required(res: &Resource, obj: &Value, quota: &str, limits: &Usage) -> ApiResult<()> {
+    if !(res.group.is_empty() && res.plural == "pods") {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    for key in limits.keys() {
+        let (kind, resource) = match key.as_str() {
+            "cpu" | "requests.cpu" => ("requests", "cpu"),
+            "memory" | "requests.memory" => ("requests", "memory"),
+            "limits.cpu" => ("limits", "cpu"),
+            "limits.memory" => ("limits", "memory"),
+            _ => continue,
+        };
+        let containers = ["initContainers", "containers"]
+            .iter()
+            .flat_map(|l| obj.pointer(&format!("/spec/{l}")).and_then(Value::as_array).cloned().unwrap_or_default());
+        let given = |c: &Value, k: &str| c.pointer(&format!("/resources/{k}/{resource}")).is_some();
+        let lacking: Vec<String> = containers
+            .filter(|c| !(given(c, kind) || (kind == "requests" && given(c, "limits"))))
+            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if !lacking.is_empty() {
+            missing.push(format!("{kind}.{resource} for: {}", lacking.join(",")));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        missing.dedup();
+        Err(ApiError::Forbidden(format!("failed quota: {quota}: must specify {}", missing.join("; "))))
+    }
+}
+
+/// Charges writing `new` over `old` (`None` for a create) against the quotas of `ns`, or
+/// refuses with upstream's 403 `exceeded quota`.
 pub async fn charge(
     objects: &Objects,
     locks: &QuotaLocks,
     res: &Resource,
     ns: &str,
-    obj: &Value,
+    new: &Value,
+    old: Option<&Value>,
 ) -> ApiResult<Option<Charge>> {
     let qres = quota_resource(objects);
     let quotas = objects.list(&qres, Some(ns), &ListParams::default(), &|_| true).await?.items;
     if quotas.is_empty() {
         return Ok(None);
     }
+    if old.is_none() {
+        for q in &quotas {
+            check_required(res, new, meta::name(q), &hard(q))?;
+        }
+    }
     let names: Vec<String> = quotas.iter().flat_map(|q| hard(q).into_keys()).collect();
-    if usage_of(res, obj, &names).is_empty() {
+    if growth(res, new, old, &names).is_empty() {
         return Ok(None);
     }
     let guard = locks.get(ns).lock_owned().await;
@@ -187,7 +279,7 @@ pub async fn charge(
     for q in objects.list(&qres, Some(ns), &ListParams::default(), &|_| true).await?.items {
         let name = meta::name(&q).to_string();
         let limits = hard(&q);
-        let delta = usage_of(res, obj, &limits.keys().cloned().collect::<Vec<_>>());
+        let delta = growth(res, new, old, &limits.keys().cloned().collect::<Vec<_>>());
         if delta.is_empty() {
             continue;
         }
@@ -212,9 +304,9 @@ pub async fn charge(
                     if let Some(h) = limits.get(k)
                         && u + *v > *h
                     {
-                        requested.push(format!("{k}={}", v.format()));
-                        in_use.push(format!("{k}={}", u.format()));
-                        limited.push(format!("{k}={}", h.format()));
+                        requested.push(format!("{k}={}", show(k, *v)));
+                        in_use.push(format!("{k}={}", show(k, u)));
+                        limited.push(format!("{k}={}", show(k, *h)));
                     }
                 }
                 if !requested.is_empty() {

@@ -2,7 +2,9 @@
 //! (`tenancy.canopy.io/v1alpha1`) naming the users and groups allowed to use it; such a user
 //! runs `kubectl create namespace NAME`, and the server creates the namespace together with a
 //! `NamespaceConfig` carrying the template's limits and the user as OWNER, which the namespace
-//! controller realises. As in vSphere, one template is in force (the first by name).
+//! controller realises. As in vSphere, one template is in force (the first by name), and only
+//! while it is active (`spec.active`, switched by the `namespace-self-service` endpoints). The
+//! OWNER of a self-service namespace may delete it with kubectl too.
 
 use serde_json::{Value, json};
 
@@ -33,6 +35,7 @@ pub fn crd() -> Value {
                     "type": "object",
                     "description": "What a self-service namespace gets (the NamespaceConfig spec fields) and who may create one.",
                     "properties": {
+                        "active": {"type": "boolean", "default": true, "description": "Whether granted users may create namespaces now."},
                         "permissions": subjects,
                         "description": {"type": "string"},
                         "resourceSpec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
@@ -44,6 +47,13 @@ pub fn crd() -> Value {
             }],
         },
     })
+}
+
+/// The annotation naming who created a self-service namespace.
+pub const CREATED_BY: &str = "tenancy.canopy.io/self-service-by";
+
+fn is_active(template: &Value) -> bool {
+    template.pointer("/spec/active").and_then(Value::as_bool) != Some(false)
 }
 
 fn grants(template: &Value, user: &User) -> bool {
@@ -68,7 +78,58 @@ pub async fn template_for(objects: &Objects, user: &User) -> ApiResult<Option<Va
     let Some(res) = objects.registry.get(GROUP, "v1alpha1", "namespacetemplates") else { return Ok(None) };
     let templates =
         objects.list(&res, None, &ListParams { limit: Some(1), ..Default::default() }, &|_| true).await?.items;
-    Ok(templates.into_iter().next().filter(|t| grants(t, user)))
+    Ok(templates.into_iter().next().filter(|t| is_active(t) && grants(t, user)))
+}
+
+fn holds_owner(config: &Value, user: &User) -> bool {
+    config.pointer("/spec/accessList").and_then(Value::as_array).is_some_and(|list| {
+        list.iter().any(|a| {
+            let name = format!(
+                "{}@{}",
+                a["subject"].as_str().unwrap_or_default(),
+                a["domain"].as_str().unwrap_or(canopy_identity::DEFAULT_SSO_DOMAIN)
+            );
+            a["role"] == "OWNER"
+                && match a["subjectType"].as_str() {
+                    Some("USER") => user.name == name,
+                    Some("GROUP") => user.groups.contains(&name),
+                    _ => false,
+                }
+        })
+    })
+}
+
+/// `kubectl delete namespace` by an OWNER of a self-service namespace: its configuration goes
+/// first, so the controller lets the namespace go, then the namespace itself. `None` if the
+/// user is not such an owner.
+pub async fn delete_as_owner(
+    objects: &Objects,
+    namespace: &str,
+    user: &User,
+    opts: &crate::objects::DeleteOptions,
+) -> ApiResult<Option<Value>> {
+    let Some(res) = objects.registry.get(GROUP, "v1alpha1", "namespaceconfigs") else { return Ok(None) };
+    let config = match objects.get(&res, None, namespace).await {
+        Ok(c) => c,
+        Err(ApiError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let self_service = config.pointer(&format!("/metadata/annotations/{}", CREATED_BY.replace('/', "~1"))).is_some();
+    if !self_service || !holds_owner(&config, user) {
+        return Ok(None);
+    }
+    let ns_res = objects.registry.get("", "v1", "namespaces").expect("namespaces are built in");
+    if opts.dry_run {
+        return objects.get(&ns_res, None, namespace).await.map(Some);
+    }
+    match objects.delete(&res, None, namespace, &Default::default()).await {
+        Ok(_) | Err(ApiError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    tracing::info!(%namespace, user = %user.name, "self-service namespace deleted by its owner");
+    match objects.delete(&ns_res, None, namespace, opts).await? {
+        crate::objects::Deleted::Now(o) | crate::objects::Deleted::Pending(o) => Ok(Some(o)),
+    }
 }
 
 /// Records the new namespace's configuration: the template's limits, the creator as OWNER.
@@ -85,7 +146,7 @@ pub async fn configure(objects: &Objects, template: &Value, namespace: &str, use
     let mut config = json!({
         "apiVersion": format!("{GROUP}/v1alpha1"),
         "kind": "NamespaceConfig",
-        "metadata": {"name": namespace, "annotations": {"tenancy.canopy.io/self-service-by": user.name}},
+        "metadata": {"name": namespace, "annotations": {CREATED_BY: user.name}},
         "spec": spec,
     });
     crate::admit::validate(&res, &mut config, crate::admit::FieldValidation::Ignore)?;

@@ -58,10 +58,21 @@ async fn bootstrap(objects: &Objects) -> anyhow::Result<()> {
     let crd_res =
         objects.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions").expect("CRDs are built in");
     for crd in crate::iam::crds().into_iter().chain([crate::selfservice::crd()]) {
-        match objects.create(&crd_res, None, crd, false).await {
-            Ok(_) | Err(crate::ApiError::AlreadyExists(_)) => {}
-            Err(e) => return Err(anyhow::anyhow!("creating the directory's CRDs: {e}")),
-        }
+        // A newer Canopy may extend its built-in kinds: bring a stored definition up to date.
+        let name = crate::meta::name(&crd).to_string();
+        let spec = crd["spec"].clone();
+        let result = match objects.create(&crd_res, None, crd, false).await {
+            Err(crate::ApiError::AlreadyExists(_)) => objects
+                .update(&crd_res, None, &name, false, |mut current| {
+                    current["spec"] = spec.clone();
+                    crate::meta::meta_mut(&mut current).remove("resourceVersion");
+                    Ok(current)
+                })
+                .await
+                .map(|_| ()),
+            other => other.map(|_| ()),
+        };
+        result.map_err(|e| anyhow::anyhow!("creating the built-in CRD {name}: {e}"))?;
     }
     for name in BOOTSTRAP_NAMESPACES {
         let obj = json!({

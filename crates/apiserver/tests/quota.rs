@@ -115,3 +115,92 @@ async fn limit_ranges_default_and_bound_containers() {
         matches!(err, kube::Error::Api(s) if s.code == 403 && s.message.contains("maximum cpu usage per Container is 2, but limit is 4"))
     );
 }
+
+async fn wait_for_usage(quotas: &Api<ResourceQuota>, name: &str, resource: &str) {
+    for _ in 0..100 {
+        if used(quotas, name, resource).await.is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("quota {name} never reported {resource}");
+}
+
+fn forbidden(result: Result<impl std::fmt::Debug, kube::Error>, needle: &str) {
+    match result {
+        Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains(needle) => {}
+        other => panic!("expected 403 with {needle:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storage_is_charged_on_create_and_on_growth() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let t = common::start().await;
+    let client = t.client().await;
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "storage"}})).expect("ns");
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "storage");
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "disk"},
+        "spec": {"hard": {"requests.storage": "10Gi", "gold.storageclass.storage.k8s.io/requests.storage": "4Gi"}},
+    }))
+    .expect("quota");
+    quotas.create(&PostParams::default(), &quota).await.expect("quota");
+    wait_for_usage(&quotas, "disk", "requests.storage").await;
+
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "storage");
+    let pvc = |name: &str, class: &str, size: &str| -> PersistentVolumeClaim {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"storageClassName": class, "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+        }))
+        .expect("pvc")
+    };
+    pvcs.create(&PostParams::default(), &pvc("a", "gold", "3Gi")).await.expect("3Gi of gold fits");
+    forbidden(
+        pvcs.create(&PostParams::default(), &pvc("b", "gold", "2Gi")).await,
+        "exceeded quota: disk, requested: gold.storageclass.storage.k8s.io/requests.storage=2Gi",
+    );
+    pvcs.create(&PostParams::default(), &pvc("c", "silver", "6Gi")).await.expect("6Gi of silver fits");
+    assert_eq!(used(&quotas, "disk", "requests.storage").await.as_deref(), Some("9Gi"));
+
+    // Growing a claim is charged like a create; shrinking never is refused.
+    let grow = serde_json::json!({"spec": {"resources": {"requests": {"storage": "8Gi"}}}});
+    forbidden(
+        pvcs.patch("c", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&grow)).await,
+        "exceeded quota: disk, requested: requests.storage=2Gi, used: requests.storage=9Gi, limited: requests.storage=10Gi",
+    );
+    let current = pvcs.get("c").await.expect("c");
+    assert_eq!(current.spec.and_then(|s| s.resources).and_then(|r| r.requests).expect("requests")["storage"].0, "6Gi");
+    let fits = serde_json::json!({"spec": {"resources": {"requests": {"storage": "7Gi"}}}});
+    pvcs.patch("c", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&fits)).await.expect("1Gi more fits");
+    assert_eq!(used(&quotas, "disk", "requests.storage").await.as_deref(), Some("10Gi"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracked_compute_resources_must_be_specified() {
+    let t = common::start().await;
+    let client = t.client().await;
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "limits"}})).expect("ns");
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "limits");
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "compute"},
+        "spec": {"hard": {"limits.cpu": "4", "limits.memory": "4Gi"}},
+    }))
+    .expect("quota");
+    quotas.create(&PostParams::default(), &quota).await.expect("quota");
+    wait_for_usage(&quotas, "compute", "limits.cpu").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "limits");
+    // pod() sets requests only.
+    forbidden(
+        pods.create(&PostParams::default(), &pod("no-limits")).await,
+        "failed quota: compute: must specify limits.cpu for: c; limits.memory for: c",
+    );
+    let mut with_limits = pod("with-limits");
+    let resources = with_limits.spec.as_mut().expect("spec").containers[0].resources.as_mut().expect("resources");
+    resources.limits = Some(serde_json::from_value(serde_json::json!({"cpu": "1", "memory": "1Gi"})).expect("limits"));
+    pods.create(&PostParams::default(), &with_limits).await.expect("a pod with limits is admitted");
+    assert_eq!(used(&quotas, "compute", "limits.cpu").await.as_deref(), Some("1"));
+}

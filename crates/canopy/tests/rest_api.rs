@@ -2,70 +2,19 @@
 //! namespaces created, read, updated and given access through `/api/vcenter/namespaces/...`,
 //! realised by the namespace controller, and seen by kubectl.
 
-use serde_json::{Value, json};
+mod common;
 
-async fn call(
-    client: &kube::Client,
-    method: &str,
-    path: &str,
-    session: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    use http_body_util::BodyExt;
-    let mut req = http::Request::builder().method(method).uri(path).header("content-type", "application/json");
-    if let Some(s) = session {
-        req = req.header("vmware-api-session-id", s);
-    }
-    let body = body.map(|b| serde_json::to_vec(&b).expect("json")).unwrap_or_default();
-    let resp = client.send(req.body(kube::client::Body::from(body)).expect("request")).await.expect("sent");
-    let code = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-    (code, value)
-}
+use common::call;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn namespaces_through_the_rest_api() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = canopy_apiserver::start(canopy_apiserver::ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        extra_sans: vec![],
-    })
-    .await
-    .expect("server");
-    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).expect("kubeconfig");
-    let admin_config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
-    let admin = kube::Client::try_from(admin_config.clone()).expect("client");
-    let controllers = canopy_controllers::namespace_config::start(admin.clone()).await.expect("controller");
-
+    let p = common::platform().await;
+    let admin = p.admin.clone();
     // An SSO administrator: a directory user bound to cluster-admin.
-    let users: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
-        admin.clone(),
-        &kube::api::ApiResource::from_gvk_with_plural(
-            &kube::core::GroupVersionKind::gvk("iam.canopy.io", "v1alpha1", "User"),
-            "users",
-        ),
-    );
-    let hash = canopy_identity::hash_password("administrator password").expect("hash");
-    let user = json!({"apiVersion": "iam.canopy.io/v1alpha1", "kind": "User", "metadata": {"name": "root.vsphere.local"}, "spec": {"name": "root@vsphere.local", "passwordHash": hash}});
-    users.create(&Default::default(), &serde_json::from_value(user).expect("user")).await.expect("create user");
-    let crbs: kube::Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = kube::Api::all(admin.clone());
-    let crb = json!({"metadata": {"name": "root-admin"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "root@vsphere.local"}]});
-    crbs.create(&Default::default(), &serde_json::from_value(crb).expect("crb")).await.expect("binding");
-
-    // A client that speaks only HTTPS with the CA; credentials per call.
-    let mut config = kube::Config::new(server.url.parse().expect("url"));
-    config.root_cert = admin_config.root_cert.clone();
-    config.default_retry = false;
-    let mut basic = config.clone();
-    basic.auth_info.username = Some("root@vsphere.local".into());
-    basic.auth_info.password = Some("administrator password".to_string().into());
-    let (code, session) =
-        call(&kube::Client::try_from(basic).expect("client"), "POST", "/api/session", None, None).await;
-    assert_eq!(code, 201, "{session}");
-    let session = session.as_str().expect("the session id is a JSON string").to_string();
-    let rest = kube::Client::try_from(config).expect("client");
+    p.add_user("root@vsphere.local", "administrator password", true).await;
+    let session = p.session("root@vsphere.local", "administrator password").await;
+    let rest = p.anonymous();
     let s = Some(session.as_str());
 
     assert_eq!(call(&rest, "GET", "/api/vcenter/namespaces/instances", None, None).await.0, 401);
@@ -149,5 +98,5 @@ async fn namespaces_through_the_rest_api() {
     // Ending the session ends its access.
     assert_eq!(call(&rest, "DELETE", "/api/session", s, None).await.0, 204);
     assert_eq!(call(&rest, "GET", "/api/vcenter/namespaces/instances", s, None).await.0, 401);
-    controllers.shutdown().await.expect("controller stops");
+    p.stop().await;
 }

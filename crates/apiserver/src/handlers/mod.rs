@@ -169,6 +169,15 @@ async fn resource(
         {
             return write::create_self_service_namespace(ctx, template, read_body(body).await?).await;
         }
+        // ... and the OWNER of such a namespace may delete it.
+        let deleting_namespace = method == Method::DELETE
+            && ctx.res.group.is_empty()
+            && ctx.res.plural == "namespaces"
+            && ctx.path.subresource.is_none()
+            && !ctx.name().is_empty();
+        if deleting_namespace {
+            return write::delete_self_service_namespace(ctx, read_body(body).await?, denied).await;
+        }
         return Err(denied);
     }
     if ctx.res.review {

@@ -127,7 +127,7 @@ pub async fn create_object(
     let dry_run = ctx.dry_run()?;
     let ns = ctx.ns().filter(|_| ctx.res.namespaced && !dry_run);
     let charge = match ns {
-        Some(ns) => crate::quota::charge(&ctx.api.objects, &ctx.api.quota_locks, &ctx.res, ns, &obj).await?,
+        Some(ns) => crate::quota::charge(&ctx.api.objects, &ctx.api.quota_locks, &ctx.res, ns, &obj, None).await?,
         None => None,
     };
     let created = match ctx.api.objects.create(&ctx.res, ctx.ns(), obj, dry_run).await {
@@ -209,6 +209,50 @@ fn merge_for_subresource(ctx: &Ctx, current: &Value, mut desired: Value) -> Valu
     next
 }
 
+/// Runs an update whose result `change` derives from the current object. Where a quota of the
+/// namespace counts this resource, what the update grows is charged first, against the very
+/// version `change` saw: if the object moved meanwhile, the charge is given back and redone.
+async fn update_charged<F>(ctx: &Ctx, mut change: F) -> ApiResult<Value>
+where
+    F: FnMut(Value) -> ApiResult<Value> + Send,
+{
+    let dry_run = ctx.dry_run()?;
+    let objects = &ctx.api.objects;
+    let ns = match ctx.ns().filter(|_| ctx.res.namespaced && !dry_run) {
+        Some(ns) if crate::quota::tracks(objects, &ctx.res, ns).await? => ns,
+        _ => return objects.update(&ctx.res, ctx.ns(), ctx.name(), dry_run, change).await,
+    };
+    const ATTEMPTS: usize = 16;
+    for _ in 0..ATTEMPTS {
+        let current = objects.get(&ctx.res, ctx.ns(), ctx.name()).await?;
+        let seen = meta::meta_str(&current, "resourceVersion").map(str::to_string);
+        let next = change(current.clone())?;
+        let charge = crate::quota::charge(objects, &ctx.api.quota_locks, &ctx.res, ns, &next, Some(&current)).await?;
+        let mut moved = false;
+        let result = objects
+            .update(&ctx.res, ctx.ns(), ctx.name(), false, |cur| {
+                if meta::meta_str(&cur, "resourceVersion").map(str::to_string) != seen {
+                    moved = true;
+                    return Err(ApiError::Internal("the object changed while its quota was charged".into()));
+                }
+                change(cur)
+            })
+            .await;
+        if result.is_err()
+            && let Some(c) = charge
+        {
+            c.refund(objects, ns).await;
+        }
+        if !moved {
+            return result;
+        }
+    }
+    Err(ApiError::Conflict(
+        crate::error::Target::new(&ctx.res.group, &ctx.res.plural, ctx.name()),
+        "the object kept changing while its quota was charged; try again".into(),
+    ))
+}
+
 pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let mut obj = negotiate::decode_body(&ctx.headers, &body)?;
     let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
@@ -223,16 +267,13 @@ pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     }
     let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
     let mut warnings = Vec::new();
-    let updated = ctx
-        .api
-        .objects
-        .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |current| {
-            let mut next = merge_for_subresource(&ctx, &current, obj.clone());
-            apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
-            warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
-            Ok(next)
-        })
-        .await?;
+    let updated = update_charged(&ctx, |current| {
+        let mut next = merge_for_subresource(&ctx, &current, obj.clone());
+        apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
+        warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
+        Ok(next)
+    })
+    .await?;
     refresh_policy(&ctx).await?;
     Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
 }
@@ -274,35 +315,32 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
         }
     }
     let mut warnings = Vec::new();
-    let updated = ctx
-        .api
-        .objects
-        .update(&ctx.res, ctx.ns(), ctx.name(), ctx.dry_run()?, |current| {
-            let patched = match kind {
-                patch::PatchKind::Apply => apply::apply(&ctx.res, Some(&current), &patch_body, &manager, force)?,
-                other => {
-                    let mut p = patch::apply_patch(&ctx.res, other, &current, &patch_body)?;
-                    apply::record_update(&ctx.res, Some(&current), &mut p, &manager, "Update");
-                    p
-                }
-            };
-            // A patch that does not set a resourceVersion is not pinned to the one it was applied
-            // to: a concurrent write makes it retry on the new object (as upstream), not 409.
-            let mut patched = patched;
-            if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion")
-                && let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
-            {
-                m.remove("resourceVersion");
+    let updated = update_charged(&ctx, |current| {
+        let patched = match kind {
+            patch::PatchKind::Apply => apply::apply(&ctx.res, Some(&current), &patch_body, &manager, force)?,
+            other => {
+                let mut p = patch::apply_patch(&ctx.res, other, &current, &patch_body)?;
+                apply::record_update(&ctx.res, Some(&current), &mut p, &manager, "Update");
+                p
             }
-            let mut next = merge_for_subresource(&ctx, &current, patched);
-            admit::check_type(&ctx.res, &mut next)?;
-            if meta::name(&next) != ctx.name() {
-                return Err(ApiError::BadRequest("metadata.name cannot be changed by a patch".into()));
-            }
-            warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
-            Ok(next)
-        })
-        .await?;
+        };
+        // A patch that does not set a resourceVersion is not pinned to the one it was applied
+        // to: a concurrent write makes it retry on the new object (as upstream), not 409.
+        let mut patched = patched;
+        if patched.pointer("/metadata/resourceVersion") == current.pointer("/metadata/resourceVersion")
+            && let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.remove("resourceVersion");
+        }
+        let mut next = merge_for_subresource(&ctx, &current, patched);
+        admit::check_type(&ctx.res, &mut next)?;
+        if meta::name(&next) != ctx.name() {
+            return Err(ApiError::BadRequest("metadata.name cannot be changed by a patch".into()));
+        }
+        warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
+        Ok(next)
+    })
+    .await?;
     refresh_policy(&ctx).await?;
     Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
 }
@@ -350,6 +388,16 @@ pub async fn delete(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     refresh_policy(&ctx).await?;
     let code = StatusCode::OK;
     Ok(negotiate::respond(code, output(&ctx), &obj, &[]))
+}
+
+/// `kubectl delete namespace` refused by RBAC: allowed after all for the OWNER of a
+/// self-service namespace, else the refusal stands.
+pub async fn delete_self_service_namespace(ctx: Ctx, body: Bytes, denied: ApiError) -> ApiResult<Response> {
+    let opts = delete_options(&ctx, &body)?;
+    match crate::selfservice::delete_as_owner(&ctx.api.objects, ctx.name(), &ctx.user, &opts).await? {
+        Some(obj) => Ok(negotiate::respond(StatusCode::OK, output(&ctx), &obj, &[])),
+        None => Err(denied),
+    }
 }
 
 pub async fn delete_collection(ctx: Ctx, body: Bytes) -> ApiResult<Response> {

@@ -1,6 +1,6 @@
 //! The built-in kinds, each backed by its k8s-openapi type so its full upstream shape applies.
 
-use k8s_openapi::api::{apps, authentication, authorization, coordination, core, rbac};
+use k8s_openapi::api::{apps, authentication, authorization, coordination, core, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -88,6 +88,24 @@ pub fn builtin_resources() -> Vec<Resource> {
         build::<core::v1::Node>(spec("", "Node", "nodes", &["no"], false, true, NONE)),
         build::<core::v1::Pod>(spec("", "Pod", "pods", &["po"], true, true, ALL)),
         build::<core::v1::Service>(spec("", "Service", "services", &["svc"], true, true, ALL)),
+        build::<core::v1::PersistentVolumeClaim>(spec(
+            "",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            &["pvc"],
+            true,
+            true,
+            NONE,
+        )),
+        build::<core::v1::PersistentVolume>(spec(
+            "",
+            "PersistentVolume",
+            "persistentvolumes",
+            &["pv"],
+            false,
+            true,
+            NONE,
+        )),
         build::<core::v1::Endpoints>(spec("", "Endpoints", "endpoints", &["ep"], true, false, NONE)),
         build::<apps::v1::Deployment>(Spec {
             scale: true,
@@ -97,6 +115,15 @@ pub fn builtin_resources() -> Vec<Resource> {
             scale: true,
             ..spec("apps", "ReplicaSet", "replicasets", &["rs"], true, true, ALL)
         }),
+        build::<storage::v1::StorageClass>(spec(
+            "storage.k8s.io",
+            "StorageClass",
+            "storageclasses",
+            &["sc"],
+            false,
+            false,
+            NONE,
+        )),
         build::<coordination::v1::Lease>(spec("coordination.k8s.io", "Lease", "leases", &[], true, false, NONE)),
         build::<apiextensions::CustomResourceDefinition>(spec(
             "apiextensions.k8s.io",

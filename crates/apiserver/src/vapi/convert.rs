@@ -154,7 +154,7 @@ pub fn info(config: &Value) -> Value {
         .unwrap_or_default();
     let stats = &status["stats"];
     json!({
-        "cluster": "canopy",
+        "cluster": super::CLUSTER,
         "namespace": config["metadata"]["name"],
         "description": spec["description"].as_str().unwrap_or_default(),
         "config_status": status["configStatus"].as_str().unwrap_or("CONFIGURING"),
@@ -171,14 +171,18 @@ pub fn info(config: &Value) -> Value {
             "vm_classes": spec.pointer("/vmServiceSpec/vmClasses").cloned().unwrap_or(json!([])),
             "content_libraries": spec.pointer("/vmServiceSpec/contentLibraries").cloned().unwrap_or(json!([])),
         },
-        "self_service_namespace": false,
+        "self_service_namespace": self_service(config),
     })
+}
+
+fn self_service(config: &Value) -> bool {
+    config.pointer("/metadata/annotations").and_then(|a| a.get(crate::selfservice::CREATED_BY)).is_some()
 }
 
 /// The vAPI summary of a namespace in a list.
 pub fn summary(config: &Value) -> Value {
     let i = info(config);
-    json!({"cluster": i["cluster"], "namespace": i["namespace"], "description": i["description"], "config_status": i["config_status"], "stats": i["stats"], "self_service_namespace": false})
+    json!({"cluster": i["cluster"], "namespace": i["namespace"], "description": i["description"], "config_status": i["config_status"], "stats": i["stats"], "self_service_namespace": i["self_service_namespace"]})
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@ impl VapiError {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "vcenter.wcp.namespace.invalid", message)
     }
 
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "vcenter.wcp.service.unavailable", message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "vcenter.wcp.namespace.notfound", message)
     }

@@ -10,6 +10,7 @@
 mod convert;
 mod errors;
 mod namespaces;
+mod selfservice;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -18,7 +19,37 @@ use axum::routing::{get, post};
 use http::StatusCode;
 
 use crate::Api;
+use crate::auth::User;
 pub use errors::VapiError;
+
+/// The one Supervisor ("cluster" in the v1 API, "supervisor" in v2) a Canopy server is.
+pub const CLUSTER: &str = "canopy";
+
+fn check_cluster(cluster: &str) -> Result<(), VapiError> {
+    if cluster == CLUSTER {
+        Ok(())
+    } else {
+        Err(VapiError::not_found(format!("Supervisor {cluster} not found; this one is {CLUSTER}.")))
+    }
+}
+
+/// The session's user must hold `verb` on `plural` of `tenancy.canopy.io` (admins do), as for
+/// kubectl.
+fn authorize(api: &Api, user: &User, verb: &str, plural: &str, name: &str) -> Result<(), VapiError> {
+    let attrs = canopy_rbac::Attributes::Resource(
+        canopy_rbac::ResourceAttributes::new(verb, "tenancy.canopy.io", plural).named(name),
+    );
+    if api.rbac.authorize(user, &attrs).allowed {
+        Ok(())
+    } else {
+        Err(VapiError::new(
+            StatusCode::FORBIDDEN,
+            "UNAUTHORIZED",
+            "vapi.method.authz.denied",
+            canopy_rbac::forbidden_message(user, &attrs),
+        ))
+    }
+}
 
 pub fn routes() -> Router<Api> {
     Router::new()
@@ -27,6 +58,19 @@ pub fn routes() -> Router<Api> {
         .route(
             "/api/vcenter/namespaces/instances/{namespace}",
             get(namespaces::get).patch(namespaces::update).put(namespaces::set).delete(namespaces::delete),
+        )
+        .route("/api/vcenter/namespaces/instances/v2", get(namespaces::list_v2).post(namespaces::create))
+        .route("/api/vcenter/namespaces/instances/v2/{namespace}", get(namespaces::get_v2))
+        .route("/api/vcenter/namespaces/user/instances", get(namespaces::user_list))
+        .route("/api/vcenter/namespace-self-service", get(selfservice::service_list))
+        .route(
+            "/api/vcenter/namespace-self-service/{cluster}",
+            get(selfservice::service_get).post(selfservice::service_action),
+        )
+        .route("/api/vcenter/namespace-templates/clusters/{cluster}", get(selfservice::list).post(selfservice::create))
+        .route(
+            "/api/vcenter/namespace-templates/clusters/{cluster}/templates/{template}",
+            get(selfservice::get).patch(selfservice::update),
         )
         .route(
             "/api/vcenter/namespaces/instances/{namespace}/access/{domain}/{subject}",

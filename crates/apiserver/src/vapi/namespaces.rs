@@ -23,30 +23,14 @@ const GROUP: &str = "tenancy.canopy.io";
 
 fn resource(api: &Api) -> VResult<Arc<Resource>> {
     api.registry.get(GROUP, "v1alpha1", "namespaceconfigs").ok_or_else(|| {
-        VapiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "vcenter.wcp.namespace.service.unavailable",
+        VapiError::unavailable(
             "The namespace service is not running yet (its controller has not registered NamespaceConfig).",
         )
     })
 }
 
-/// The session's user must hold `verb` on namespaceconfigs (admins do), as for kubectl.
 fn authorize(api: &Api, user: &User, verb: &str, name: &str) -> VResult<()> {
-    let attrs = canopy_rbac::Attributes::Resource(
-        canopy_rbac::ResourceAttributes::new(verb, GROUP, "namespaceconfigs").named(name),
-    );
-    if api.rbac.authorize(user, &attrs).allowed {
-        Ok(())
-    } else {
-        Err(VapiError::new(
-            StatusCode::FORBIDDEN,
-            "UNAUTHORIZED",
-            "vapi.method.authz.denied",
-            canopy_rbac::forbidden_message(user, &attrs),
-        ))
-    }
+    super::authorize(api, user, verb, "namespaceconfigs", name)
 }
 
 fn check_name(ns: &str) -> VResult<()> {
@@ -78,11 +62,57 @@ pub async fn get(
     Ok(axum::Json(info(&load(&api, &res, &ns).await?)).into_response())
 }
 
+/// `GET /instances/v2`: the summaries keyed by `supervisor`.
+pub async fn list_v2(State(api): State<Api>, Extension(user): Extension<User>) -> VResult<Response> {
+    authorize(&api, &user, "list", "")?;
+    let res = resource(&api)?;
+    let items = api.objects.list(&res, None, &ListParams::default(), &|_| true).await?.items;
+    Ok(axum::Json(items.iter().map(|c| v2(summary(c))).collect::<Vec<_>>()).into_response())
+}
+
+pub async fn get_v2(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    Path(ns): Path<String>,
+) -> VResult<Response> {
+    authorize(&api, &user, "get", &ns)?;
+    let res = resource(&api)?;
+    Ok(axum::Json(v2(info(&load(&api, &res, &ns).await?))).into_response())
+}
+
+/// `GET /user/instances`: the namespaces the session's user may work in, for any user.
+pub async fn user_list(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    headers: http::HeaderMap,
+) -> VResult<Response> {
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+    let names = crate::iam::accessible_namespaces(&api.objects, &api.rbac, &user).await?;
+    Ok(axum::Json(names.into_iter().map(|n| json!({"namespace": n, "master_host": host})).collect::<Vec<_>>())
+        .into_response())
+}
+
+/// The v2 shapes name the Supervisor `supervisor` where v1 says `cluster`.
+fn v2(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut()
+        && let Some(c) = o.remove("cluster")
+    {
+        o.insert("supervisor".into(), c);
+    }
+    v
+}
+
+/// `POST /instances` (CreateSpec with `cluster`) and `POST /instances/v2` (`supervisor`).
 pub async fn create(
     State(api): State<Api>,
     Extension(user): Extension<User>,
     axum::Json(body): axum::Json<Value>,
 ) -> VResult<Response> {
+    for key in ["cluster", "supervisor"] {
+        if let Some(c) = body[key].as_str() {
+            super::check_cluster(c)?;
+        }
+    }
     let ns = body["namespace"].as_str().ok_or_else(|| VapiError::invalid("namespace is required"))?.to_string();
     check_name(&ns)?;
     authorize(&api, &user, "create", &ns)?;
