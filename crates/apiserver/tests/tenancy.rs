@@ -138,3 +138,24 @@ async fn anonymous_and_bad_tokens_are_rejected() {
         assert!(!out.ok && out.stderr.contains("provide credentials"), "{token}: {}", out.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_tokens_are_rejected() {
+    use canopy_identity::{Subject, TokenIssuer};
+    use std::time::{Duration, SystemTime};
+    let t = common::start().await;
+    let hash = canopy_identity::hash_password("carol's password").expect("hash");
+    let user = serde_json::json!({"apiVersion": "iam.canopy.io/v1alpha1", "kind": "User", "metadata": {"name": "carol.vsphere.local"}, "spec": {"name": "carol@vsphere.local", "passwordHash": hash}});
+    t.ok_in(&["create", "-f", "-"], &user.to_string());
+    // Tokens signed with the server's own key: one current, one whose 10 hours have passed.
+    let key = std::fs::read_to_string(t.dir.path().join("data/pki/token.key")).expect("the signing key");
+    let issuer = TokenIssuer::new(TokenIssuer::decode_key(&key).expect("key"));
+    let subject = Subject::new("carol@vsphere.local", Vec::<String>::new());
+    let ten_hours = Duration::from_secs(10 * 3600);
+    let current = issuer.issue(&subject, ten_hours, SystemTime::now()).token;
+    let stale = issuer.issue(&subject, ten_hours, SystemTime::now() - ten_hours - Duration::from_secs(60)).token;
+    let out = t.kubectl(&["--token", &current, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    assert!(out.ok && out.stdout == "carol@vsphere.local", "{}", out.stderr);
+    let out = t.kubectl(&["--token", &stale, "auth", "whoami"]);
+    assert!(!out.ok && out.stderr.contains("Unauthorized"), "{}", out.stderr);
+}
