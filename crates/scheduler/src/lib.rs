@@ -1,0 +1,1 @@
+//! Canopy's DRS: decides which host each pending pod runs on.
