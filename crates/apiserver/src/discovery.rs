@@ -109,6 +109,10 @@ fn aggregated_resource(r: &Resource) -> Value {
     if r.scale.is_some() {
         subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
     }
+    if r.group.is_empty() && r.plural == "pods" {
+        subs.push(json!({"subresource": "binding", "responseKind": {"group": "", "version": "v1", "kind": "Binding"}, "verbs": ["create"]}));
+        subs.push(json!({"subresource": "eviction", "responseKind": {"group": "policy", "version": "v1", "kind": "Eviction"}, "verbs": ["create"]}));
+    }
     let mut v = json!({
         "resource": r.plural,
         "responseKind": kind(&r.kind),
@@ -177,10 +181,17 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
         if r.scale.is_some() {
             resources.push(sub("scale", "Scale", "autoscaling", "v1"));
         }
-        if r.group.is_empty() && r.plural == "serviceaccounts" {
-            let mut token = sub("token", "TokenRequest", "authentication.k8s.io", "v1");
-            token["verbs"] = json!(["create"]);
-            resources.push(token);
+        let create_only = [
+            ("serviceaccounts", "token", "TokenRequest", "authentication.k8s.io"),
+            ("pods", "binding", "Binding", ""),
+            ("pods", "eviction", "Eviction", "policy"),
+        ];
+        for (plural, name, kind, group) in create_only {
+            if r.group.is_empty() && r.plural == plural {
+                let mut s = sub(name, kind, group, "v1");
+                s["verbs"] = json!(["create"]);
+                resources.push(s);
+            }
         }
     }
     if resources.is_empty() {

@@ -109,6 +109,39 @@ pub fn public_info_viewer() -> Value {
     cluster_role_json("system:public-info-viewer", &[], &rules, None)
 }
 
+/// The group host agents authenticate in, and the user the scheduler runs as.
+pub const NODES_GROUP: &str = "system:nodes";
+pub const SCHEDULER_USER: &str = "system:kube-scheduler";
+
+/// `system:node`: what a host agent needs to register its Node, heartbeat its Lease, run the
+/// pods bound to it and report on them (upstream's role, without the node authorizer's
+/// per-node narrowing).
+pub fn node() -> Value {
+    let rules = [
+        rule(&["create", "delete", "get", "list", "patch", "update", "watch"], &[""], &["nodes"]),
+        rule(&["patch", "update"], &[""], &["nodes/status", "pods/status"]),
+        rule(&["delete", "get", "list", "watch"], &[""], &["pods"]),
+        rule(&["create"], &[""], &["pods/eviction", "serviceaccounts/token"]),
+        rule(READ, &[""], &["configmaps", "secrets", "services", "persistentvolumeclaims", "persistentvolumes"]),
+        rule(&["create", "patch", "update"], &["", "events.k8s.io"], &["events"]),
+        rule(&["create", "delete", "get", "patch", "update"], &["coordination.k8s.io"], &["leases"]),
+    ];
+    cluster_role_json("system:node", &[], &rules, None)
+}
+
+/// `system:kube-scheduler`: watch pods and hosts, bind pods, report why one cannot be placed,
+/// and hold the leader Lease.
+pub fn scheduler() -> Value {
+    let rules = [
+        rule(READ, &[""], &["pods", "nodes", "namespaces"]),
+        rule(&["create"], &[""], &["pods/binding", "bindings"]),
+        rule(&["patch", "update"], &[""], &["pods/status"]),
+        rule(&["create", "patch", "update"], &["", "events.k8s.io"], &["events"]),
+        rule(&["create", "get", "list", "update", "watch"], &["coordination.k8s.io"], &["leases"]),
+    ];
+    cluster_role_json("system:kube-scheduler", &[], &rules, None)
+}
+
 fn aggregate_to_admin_rules() -> Vec<PolicyRule> {
     vec![
         rule(&["create"], &["authorization.k8s.io"], &["localsubjectaccessreviews"]),
@@ -328,6 +361,8 @@ pub fn cluster_roles() -> Vec<Value> {
         basic_user(),
         discovery(),
         public_info_viewer(),
+        node(),
+        scheduler(),
     ]
 }
 
@@ -343,6 +378,12 @@ fn cluster_role_binding(name: &str, groups: &[&str]) -> Value {
     })
 }
 
+fn scheduler_binding() -> Value {
+    let mut b = cluster_role_binding("system:kube-scheduler", &[]);
+    b["subjects"] = json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": SCHEDULER_USER}]);
+    b
+}
+
 /// The built-in ClusterRoleBindings: `cluster-admin` to `system:masters`, `system:basic-user` and
 /// `system:discovery` to `system:authenticated`, and `system:public-info-viewer` to
 /// `system:authenticated` and `system:unauthenticated`.
@@ -352,5 +393,7 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         cluster_role_binding("system:basic-user", &[ALL_AUTHENTICATED]),
         cluster_role_binding("system:discovery", &[ALL_AUTHENTICATED]),
         cluster_role_binding("system:public-info-viewer", &[ALL_AUTHENTICATED, ALL_UNAUTHENTICATED]),
+        cluster_role_binding("system:node", &[NODES_GROUP]),
+        scheduler_binding(),
     ]
 }

@@ -26,6 +26,8 @@ fn ships_upstream_names_and_bindings() {
             "system:basic-user",
             "system:discovery",
             "system:public-info-viewer",
+            "system:node",
+            "system:kube-scheduler",
         ]
     );
     for role in &roles {
@@ -50,6 +52,8 @@ fn ships_upstream_names_and_bindings() {
             ("system:basic-user", vec!["system:authenticated"]),
             ("system:discovery", vec!["system:authenticated"]),
             ("system:public-info-viewer", vec!["system:authenticated", "system:unauthenticated"]),
+            ("system:node", vec!["system:nodes"]),
+            ("system:kube-scheduler", vec!["system:kube-scheduler"]),
         ]
     );
 }

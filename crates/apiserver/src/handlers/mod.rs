@@ -1,5 +1,6 @@
 //! HTTP entry points: routing of every `/api` and `/apis` request to the verb handlers.
 
+mod pods;
 mod read;
 mod reviews;
 mod scale;
@@ -200,6 +201,12 @@ async fn resource(
         (Method::DELETE, true, None) => write::delete(ctx, read_body(body).await?).await,
         (Method::DELETE, false, None) => write::delete_collection(ctx, read_body(body).await?).await,
         (Method::GET, true, Some("scale")) => scale::get(ctx).await,
+        (Method::POST, true, Some("binding")) if valid_subresource(&ctx, "binding") => {
+            pods::bind(ctx, read_body(body).await?).await
+        }
+        (Method::POST, true, Some("eviction")) if valid_subresource(&ctx, "eviction") => {
+            pods::evict(ctx, read_body(body).await?).await
+        }
         (Method::POST, true, Some("token")) if valid_subresource(&ctx, "token") => {
             tokens::create(ctx, read_body(body).await?).await
         }
@@ -273,6 +280,7 @@ fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {
         "scale" => ctx.res.scale.is_some(),
         "finalize" => ctx.res.plural == "namespaces" && ctx.res.group.is_empty(),
         "token" => ctx.res.plural == "serviceaccounts" && ctx.res.group.is_empty(),
+        "binding" | "eviction" => ctx.res.plural == "pods" && ctx.res.group.is_empty(),
         _ => false,
     }
 }
