@@ -1,0 +1,50 @@
+//! Events the agent reports about pods (Pulling, Started, BackOff ...), as core/v1 Events from
+//! source `canopy-agent` on the host, the way a kubelet reports them. Sent in the background:
+//! an Event that cannot be written is logged, never holds up a pod.
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct Recorder {
+    client: Client,
+    host: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Normal,
+    Warning,
+}
+
+impl Recorder {
+    pub fn new(client: Client, host: &str) -> Self {
+        Self { client, host: host.to_string() }
+    }
+
+    pub fn pod(&self, pod: &Pod, kind: Kind, reason: &str, message: String) {
+        let ns = pod.namespace().unwrap_or_else(|| "default".into());
+        let name = pod.name_any();
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let event = json!({
+            "metadata": {"generateName": format!("{name}."), "namespace": ns},
+            "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": pod.uid()},
+            "reason": reason,
+            "message": message,
+            "type": if kind == Kind::Normal { "Normal" } else { "Warning" },
+            "source": {"component": "canopy-agent", "host": self.host},
+            "reportingComponent": "canopy-agent",
+            "reportingInstance": self.host,
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        });
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        let Ok(event) = serde_json::from_value::<Event>(event) else { return };
+        tokio::spawn(async move {
+            if let Err(e) = events.create(&PostParams::default(), &event).await {
+                tracing::debug!(error = %e, "recording an event failed");
+            }
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! The host's Node object and its heartbeat: the agent registers the Node with its capacity and
+//! the runtime's per-pod overhead, then renews a Lease in `kube-node-lease` (what the node
+//! lifecycle controller watches) and keeps the Node's Ready condition True.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::runtime::RuntimeInfo;
+
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub const OVERHEAD_CPU: &str = "canopy.io/pod-overhead-cpu";
+pub const OVERHEAD_MEMORY: &str = "canopy.io/pod-overhead-memory";
+/// Reported as the Node's kubeletVersion: the API version this agent speaks.
+pub const AGENT_VERSION: &str = "v1.32.4-canopy";
+
+/// Who the host is.
+#[derive(Debug, Clone)]
+pub struct HostIdentity {
+    pub name: String,
+    pub zone: Option<String>,
+    /// The address other hosts reach this one on (`InternalIP`).
+    pub address: Option<String>,
+}
+
+fn now() -> MicroTime {
+    MicroTime(k8s_openapi::jiff::Timestamp::now())
+}
+
+fn ready_condition() -> serde_json::Value {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    json!({
+        "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "canopy agent is posting ready status",
+        "lastHeartbeatTime": now, "lastTransitionTime": now,
+    })
+}
+
+fn node_status(info: &RuntimeInfo, host: &HostIdentity) -> serde_json::Value {
+    let cap = json!({
+        "cpu": format!("{}m", info.capacity.cpu_milli),
+        "memory": info.capacity.memory_bytes.to_string(),
+        "pods": info.max_pods.to_string(),
+    });
+    let mut addresses = vec![json!({"type": "Hostname", "address": host.name})];
+    if let Some(a) = &host.address {
+        addresses.insert(0, json!({"type": "InternalIP", "address": a}));
+    }
+    json!({
+        "capacity": cap,
+        "allocatable": cap,
+        "conditions": [ready_condition()],
+        "addresses": addresses,
+        "nodeInfo": {
+            "kubeletVersion": AGENT_VERSION, "kubeProxyVersion": "", "containerRuntimeVersion": info.version,
+            "operatingSystem": "linux", "architecture": "amd64", "osImage": "Canopy host",
+            "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": "",
+        },
+    })
+}
+
+/// Creates or refreshes the host's Node: labels, overhead annotations and status.
+pub async fn register(nodes: &Api<Node>, info: &RuntimeInfo, host: &HostIdentity) -> kube::Result<()> {
+    let mut labels = json!({
+        "kubernetes.io/hostname": host.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "canopy.io/runtime": info.name,
+    });
+    if let Some(z) = &host.zone {
+        labels[ZONE_LABEL] = json!(z);
+    }
+    let annotations = json!({
+        OVERHEAD_CPU: format!("{}m", info.pod_overhead.cpu_milli),
+        OVERHEAD_MEMORY: info.pod_overhead.memory_bytes.to_string(),
+    });
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": host.name, "labels": labels, "annotations": annotations},
+    }))
+    .expect("a Node of strings");
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let patch = json!({"metadata": {"labels": labels, "annotations": annotations}});
+            nodes.patch(&host.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    let status = json!({"status": node_status(info, host)});
+    nodes.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+    Ok(())
+}
+
+/// Renews the host's Lease (creating it first), every `renew` until the task is dropped; the
+/// Node's Ready condition is re-asserted every `status_every` renewals, which also clears a
+/// NotReady the lifecycle controller set while the host was away.
+pub async fn heartbeat(
+    leases: Api<Lease>,
+    nodes: Api<Node>,
+    host: HostIdentity,
+    lease_seconds: i32,
+    renew: Duration,
+    status_every: u32,
+) {
+    let mut tick = tokio::time::interval(renew);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u32 = 0;
+    loop {
+        tick.tick().await;
+        if let Err(e) = renew_lease(&leases, &host.name, lease_seconds).await {
+            tracing::warn!(host = %host.name, error = %e, "renewing the host lease failed");
+        }
+        if n.is_multiple_of(status_every.max(1)) {
+            let status = json!({"status": {"conditions": [ready_condition()]}});
+            if let Err(e) = nodes.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status)).await {
+                tracing::warn!(host = %host.name, error = %e, "updating the node status failed");
+            }
+        }
+        n = n.wrapping_add(1);
+    }
+}
+
+async fn renew_lease(leases: &Api<Lease>, name: &str, lease_seconds: i32) -> kube::Result<()> {
+    let patch = json!({"spec": {"holderIdentity": name, "leaseDurationSeconds": lease_seconds, "renewTime": now()}});
+    match leases.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            let lease: Lease = serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": LEASE_NAMESPACE},
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": lease_seconds, "renewTime": now()},
+            }))
+            .expect("a Lease of strings");
+            leases.create(&PostParams::default(), &lease).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
