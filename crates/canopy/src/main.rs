@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod directory;
+mod hosts;
 mod login;
 
 /// mimalloc: a server allocating many short-lived JSON trees on several threads keeps far less
@@ -46,6 +47,10 @@ enum Command {
     Login(login::LoginArgs),
     /// Revoke the current context's token and remove it from the kubeconfig.
     Logout(login::LogoutArgs),
+    /// Run this machine as a host: register it as a Node and run the pods placed on it.
+    Agent(hosts::AgentArgs),
+    /// Simulate many hosts in one process (scale tests); stopping it loses them all.
+    Sim(hosts::SimArgs),
 }
 
 #[derive(clap::Args)]
@@ -110,5 +115,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Group { command, kubeconfig } => directory::group(command, kubeconfig).await,
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
+        Command::Agent(a) => hosts::agent(a).await,
+        Command::Sim(a) => hosts::sim(a).await,
     }
 }
