@@ -28,6 +28,8 @@ mod resources;
 mod schedule;
 mod score;
 mod selector;
+#[cfg(test)]
+mod tests;
 
 pub use cluster::Cluster;
 pub use error::{NO_NODES, PREEMPTION_NOT_HELPFUL, Unschedulable};

@@ -37,7 +37,7 @@ mod tests {
 
     fn check(pod: Resources, overhead: Resources, used: Resources, alloc: Resources) -> Vec<&'static str> {
         let info = NodeInfo { allocatable: alloc, pod_overhead: overhead, ..Default::default() };
-        let state = NodeState { requested: used, ..Default::default() };
+        let state = NodeState { info: Some(info.clone()), requested: used, ..Default::default() };
         let pod = PodInfo { requests: pod, ..Default::default() };
         let mut out = Vec::new();
         fit(&pod, &info, &state, &mut out);
