@@ -1,17 +1,71 @@
 //! Canopy's platform controllers: level-triggered, idempotent reconcilers built on
 //! `kube::runtime::Controller`, each an API client over HTTPS like any other.
 //!
-//! Owns: the controllers that realise Canopy's own kinds as Kubernetes objects. Today:
-//! [`namespace_config`], the vSphere Namespace settings (quota, container defaults, permissions).
+//! Owns:
+//! - [`namespace_config`]: the vSphere Namespace settings (quota, container defaults,
+//!   permissions) realised as Kubernetes objects;
+//! - [`replicaset`] and [`deployment`]: the workload controllers, with upstream
+//!   kube-controller-manager semantics (what `kubectl rollout` and `kubectl scale` rely on);
+//! - [`node_lifecycle`]: HA for hosts, watching the node Leases the host agents renew; a lost
+//!   host's node is marked `Unknown` and tainted, its pods `Failed`, so their ReplicaSets replace
+//!   them elsewhere.
+//!
 //! Does not own: anything the API server does by itself (admission, quota accounting, garbage
-//! collection, namespace termination); this crate never links the server or its store.
+//! collection, namespace termination), scheduling, or running pods (the host agent); this crate
+//! never links the server or its store.
 
+pub mod deployment;
+mod events;
 pub mod namespace_config;
+pub mod node_lifecycle;
+mod owners;
+pub mod pods;
 pub mod quantity;
+pub mod replicaset;
+mod running;
 
-/// Runs every controller until the process ends (installs their CRDs first).
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+pub use running::Running;
+
+/// Settings of [`run_with`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long a node's Lease may go unrenewed before the node is considered lost.
+    pub node_grace: Duration,
+    /// How often node health is checked.
+    pub node_monitor_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { node_grace: Duration::from_secs(10), node_monitor_period: Duration::from_secs(1) }
+    }
+}
+
+/// Runs every controller with the default [`Config`] until the process ends (installs their CRDs
+/// first).
 pub async fn run(client: kube::Client) -> anyhow::Result<()> {
-    namespace_config::run(client).await
+    run_with(client, Config::default()).await
+}
+
+/// Runs every controller until the process ends (or until the first one fails to start).
+pub async fn run_with(client: kube::Client, config: Config) -> anyhow::Result<()> {
+    let forever = std::future::pending::<()>;
+    let nodes = node_lifecycle::Config {
+        grace: config.node_grace,
+        monitor_period: config.node_monitor_period,
+        ..Default::default()
+    };
+    let (namespaces, (), (), ()) = tokio::join!(
+        namespace_config::run(client.clone()),
+        replicaset::run_until(client.clone(), replicaset::Config::default(), forever()),
+        deployment::run_until(client.clone(), forever()),
+        node_lifecycle::run_until(client, nodes, forever()),
+    );
+    namespaces.context("the NamespaceConfig controller")
 }
 
 /// An error and its causes on one line (`applying ResourceQuota a/b: ApiError: ...`), for
