@@ -21,7 +21,8 @@ fn cluster() -> Cluster {
     for i in 0..NODES {
         let name = format!("esx-{i:04}");
         let zone = format!("zone-{}", i % ZONES);
-        let labels: Labels = [(HOSTNAME_LABEL.to_string(), name.clone()), (ZONE_LABEL.to_string(), zone.clone())].into();
+        let labels: Labels =
+            [(HOSTNAME_LABEL.to_string(), name.clone()), (ZONE_LABEL.to_string(), zone.clone())].into();
         c.upsert_node(NodeInfo {
             name,
             labels,
@@ -89,8 +90,7 @@ fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        let cpu: Vec<f64> =
-            c.node_names().iter().map(|n| c.allocated(n).cpu_milli as f64 / 64_000.0 * 100.0).collect();
+        let cpu: Vec<f64> = c.node_names().iter().map(|n| c.allocated(n).cpu_milli as f64 / 64_000.0 * 100.0).collect();
         let mean = cpu.iter().sum::<f64>() / cpu.len() as f64;
         let std = (cpu.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / cpu.len() as f64).sqrt();
         println!(

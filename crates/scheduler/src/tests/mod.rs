@@ -5,9 +5,8 @@ mod props;
 mod scenarios;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodAffinity,
-    PodAffinityTerm, PodAntiAffinity, Taint, Toleration, TopologySpreadConstraint,
-    WeightedPodAffinityTerm,
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodAffinity, PodAffinityTerm,
+    PodAntiAffinity, Taint, Toleration, TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
@@ -46,18 +45,11 @@ pub(crate) fn pod(name: &str, cpu: i64, app: &str) -> PodInfo {
 }
 
 pub(crate) fn app_selector(app: &str) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(labels(&[("app", app)])),
-        match_expressions: None,
-    }
+    LabelSelector { match_labels: Some(labels(&[("app", app)])), match_expressions: None }
 }
 
 pub(crate) fn term(app: &str, key: &str) -> PodAffinityTerm {
-    PodAffinityTerm {
-        label_selector: Some(app_selector(app)),
-        topology_key: key.into(),
-        ..Default::default()
-    }
+    PodAffinityTerm { label_selector: Some(app_selector(app)), topology_key: key.into(), ..Default::default() }
 }
 
 pub(crate) fn with_anti(mut p: PodInfo, app: &str, key: &str) -> PodInfo {
@@ -82,10 +74,7 @@ pub(crate) fn with_affinity(mut p: PodInfo, app: &str, key: &str) -> PodInfo {
 
 pub(crate) fn with_preferred(mut p: PodInfo, app: &str, key: &str, weight: i32, anti: bool) -> PodInfo {
     let aff = p.affinity.get_or_insert_with(Affinity::default);
-    let w = WeightedPodAffinityTerm {
-        weight,
-        pod_affinity_term: term(app, key),
-    };
+    let w = WeightedPodAffinityTerm { weight, pod_affinity_term: term(app, key) };
     if anti {
         aff.pod_anti_affinity
             .get_or_insert_with(PodAntiAffinity::default)
@@ -119,9 +108,7 @@ pub(crate) fn with_required_node(mut p: PodInfo, key: &str, op: &str, values: &[
     aff.node_affinity
         .get_or_insert_with(NodeAffinity::default)
         .required_during_scheduling_ignored_during_execution
-        .get_or_insert_with(|| NodeSelector {
-            node_selector_terms: vec![],
-        })
+        .get_or_insert_with(|| NodeSelector { node_selector_terms: vec![] })
         .node_selector_terms
         .push(NodeSelectorTerm {
             match_expressions: Some(vec![NodeSelectorRequirement {

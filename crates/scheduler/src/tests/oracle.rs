@@ -22,7 +22,8 @@ fn terms(pod: &PodInfo, anti: bool) -> Vec<AffinityTerm> {
         a.and_then(|a| a.pod_anti_affinity.as_ref())
             .and_then(|p| p.required_during_scheduling_ignored_during_execution.clone())
     } else {
-        a.and_then(|a| a.pod_affinity.as_ref()).and_then(|p| p.required_during_scheduling_ignored_during_execution.clone())
+        a.and_then(|a| a.pod_affinity.as_ref())
+            .and_then(|p| p.required_during_scheduling_ignored_during_execution.clone())
     };
     list.unwrap_or_default().iter().map(|t| AffinityTerm::compile(t, pod)).collect()
 }
@@ -70,8 +71,7 @@ impl World<'_> {
         // PodTopologySpread, DoNotSchedule.
         let hard: Vec<_> =
             pod.topology_spread_constraints.iter().filter(|c| c.when_unsatisfiable == "DoNotSchedule").collect();
-        let eligible =
-            |m: &NodeInfo| hard.iter().all(|c| m.labels.contains_key(&c.topology_key)) && na.matches(m);
+        let eligible = |m: &NodeInfo| hard.iter().all(|c| m.labels.contains_key(&c.topology_key)) && na.matches(m);
         for c in &hard {
             let Some(value) = n.labels.get(&c.topology_key) else { return false };
             let sel = Selector::compile(c.label_selector.as_ref());
@@ -126,7 +126,10 @@ impl World<'_> {
         }
         for t in terms(pod, true) {
             let Some(v) = n.labels.get(&t.topology_key) else { continue };
-            if placed_on(&t.topology_key).into_iter().any(|(p, pv)| pv == *v && t.matches(&p.namespace, &p.labels, &no_ns)) {
+            if placed_on(&t.topology_key)
+                .into_iter()
+                .any(|(p, pv)| pv == *v && t.matches(&p.namespace, &p.labels, &no_ns))
+            {
                 return false;
             }
         }

@@ -72,9 +72,11 @@ fn pod_spec() -> impl Strategy<Value = PodSpecGen> {
         (0u8..3, 0i64..1500, 0i64..600, 0u8..4, any::<bool>()),
         (0u8..6, 0u8..8, 0u8..6, 1i32..3, 0u8..4, prop::option::weighted(0.15, 0usize..64)),
     )
-        .prop_map(|((app, cpu, mem_mi, selector, tolerate), (anti, affinity, spread, max_skew, preferred, remove))| {
-            PodSpecGen { app, cpu, mem_mi, selector, tolerate, anti, affinity, spread, max_skew, preferred, remove }
-        })
+        .prop_map(
+            |((app, cpu, mem_mi, selector, tolerate), (anti, affinity, spread, max_skew, preferred, remove))| {
+                PodSpecGen { app, cpu, mem_mi, selector, tolerate, anti, affinity, spread, max_skew, preferred, remove }
+            },
+        )
 }
 
 fn build_pod(i: usize, s: &PodSpecGen) -> PodInfo {

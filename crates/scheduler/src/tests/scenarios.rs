@@ -137,8 +137,7 @@ fn zone_spread_do_not_schedule() {
     let mut c = cluster(vec![node("a1", "a"), node("b1", "b"), node("c1", "c")]);
     let mut per_zone: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..9 {
-        let n = place(&mut c, with_spread(pod(&format!("p{i}"), 100, "web"), ZONE_LABEL, 1, true))
-            .expect("room");
+        let n = place(&mut c, with_spread(pod(&format!("p{i}"), 100, "web"), ZONE_LABEL, 1, true)).expect("room");
         *per_zone.entry(n).or_default() += 1;
     }
     assert_eq!(per_zone.values().copied().collect::<Vec<_>>(), vec![3, 3, 3]);
@@ -147,12 +146,8 @@ fn zone_spread_do_not_schedule() {
     c.add_pod(pod("hog-b", 4000, "hog"), "b1");
     c.add_pod(pod("hog-c", 4000, "hog"), "c1");
     place(&mut c, with_spread(pod("p9", 100, "web"), ZONE_LABEL, 1, true)).expect("skew 1");
-    let err = place(&mut c, with_spread(pod("p10", 100, "web"), ZONE_LABEL, 1, true))
-        .expect_err("skew 2");
-    assert_eq!(
-        reasons(&err),
-        BTreeMap::from([(SPREAD_NOT_MATCH, 1), (INSUFFICIENT_CPU, 2)])
-    );
+    let err = place(&mut c, with_spread(pod("p10", 100, "web"), ZONE_LABEL, 1, true)).expect_err("skew 2");
+    assert_eq!(reasons(&err), BTreeMap::from([(SPREAD_NOT_MATCH, 1), (INSUFFICIENT_CPU, 2)]));
 }
 
 #[test]
@@ -168,10 +163,7 @@ fn spread_excludes_nodes_without_the_key_and_honours_min_domains() {
     place(&mut c, err_pod("p1")).expect("first");
     place(&mut c, err_pod("p2")).expect("second");
     let err = place(&mut c, err_pod("p3")).expect_err("minDomains");
-    assert_eq!(
-        reasons(&err),
-        BTreeMap::from([(SPREAD_NOT_MATCH, 2), (SPREAD_MISSING_LABEL, 1)])
-    );
+    assert_eq!(reasons(&err), BTreeMap::from([(SPREAD_NOT_MATCH, 2), (SPREAD_MISSING_LABEL, 1)]));
 }
 
 #[test]
@@ -198,9 +190,7 @@ fn hostname_anti_affinity_one_per_node() {
     }
     used.sort();
     assert_eq!(used, vec!["n1", "n2", "n3"]);
-    let err = c
-        .schedule(&with_anti(pod("p3", 100, "web"), "web", HOSTNAME_LABEL))
-        .expect_err("full");
+    let err = c.schedule(&with_anti(pod("p3", 100, "web"), "web", HOSTNAME_LABEL)).expect_err("full");
     assert_eq!(reasons(&err), BTreeMap::from([(ANTI_AFFINITY_NOT_MATCH, 3)]));
     // Without its own anti-affinity the pod is still rejected by the placed pods' terms.
     let err = c.schedule(&pod("plain", 100, "web")).expect_err("symmetric");
@@ -232,9 +222,7 @@ fn zone_anti_affinity_follows_node_relabel() {
 fn required_affinity_follows_the_target_and_allows_the_first_pod() {
     let mut c = cluster(vec![node("a1", "a"), node("b1", "b"), node("b2", "b")]);
     // No db pod anywhere and the pod is not a db: nowhere.
-    let err = c
-        .schedule(&with_affinity(pod("web", 100, "web"), "db", ZONE_LABEL))
-        .expect_err("no target");
+    let err = c.schedule(&with_affinity(pod("web", 100, "web"), "db", ZONE_LABEL)).expect_err("no target");
     assert_eq!(reasons(&err), BTreeMap::from([(AFFINITY_NOT_MATCH, 3)]));
     // A self-affine first pod may go anywhere.
     assert!(c.schedule(&with_affinity(pod("db0", 100, "db"), "db", ZONE_LABEL)).is_ok());
@@ -254,14 +242,16 @@ fn namespaces_and_namespace_selector_widen_terms() {
     c.upsert_namespace("data", labels(&[("team", "storage")]));
     let mut p = with_affinity(pod("web", 100, "web"), "db", ZONE_LABEL);
     assert!(c.schedule(&p).is_err(), "own namespace only by default");
-    let t = &mut p.affinity.as_mut().and_then(|a| a.pod_affinity.as_mut()).expect("set")
+    let t = &mut p
+        .affinity
+        .as_mut()
+        .and_then(|a| a.pod_affinity.as_mut())
+        .expect("set")
         .required_during_scheduling_ignored_during_execution
         .as_mut()
         .expect("set")[0];
-    t.namespace_selector = Some(LabelSelector {
-        match_labels: Some(labels(&[("team", "storage")])),
-        match_expressions: None,
-    });
+    t.namespace_selector =
+        Some(LabelSelector { match_labels: Some(labels(&[("team", "storage")])), match_expressions: None });
     assert_eq!(c.schedule(&p).as_deref(), Ok("n2"));
 }
 
@@ -270,8 +260,14 @@ fn preferred_terms_and_soft_constraints_steer_scores() {
     let mut c = cluster(vec![node("n1", "a"), node("n2", "b")]);
     c.add_pod(pod("cache", 100, "cache"), "n1");
     // Preferred affinity to the cache pulls to n1, preferred anti-affinity pushes to n2.
-    assert_eq!(c.schedule(&with_preferred(pod("w", 100, "web"), "cache", HOSTNAME_LABEL, 100, false)).as_deref(), Ok("n1"));
-    assert_eq!(c.schedule(&with_preferred(pod("w", 100, "web"), "cache", HOSTNAME_LABEL, 100, true)).as_deref(), Ok("n2"));
+    assert_eq!(
+        c.schedule(&with_preferred(pod("w", 100, "web"), "cache", HOSTNAME_LABEL, 100, false)).as_deref(),
+        Ok("n1")
+    );
+    assert_eq!(
+        c.schedule(&with_preferred(pod("w", 100, "web"), "cache", HOSTNAME_LABEL, 100, true)).as_deref(),
+        Ok("n2")
+    );
     // A placed pod's preferred affinity towards web attracts web pods (symmetry).
     c.add_pod(with_preferred(pod("lover", 100, "x"), "web", HOSTNAME_LABEL, 100, false), "n2");
     c.remove_pod("default", "cache");
