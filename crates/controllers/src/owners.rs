@@ -34,3 +34,12 @@ pub fn release_patch(meta: &ObjectMeta, owner_uid: &str) -> Value {
 pub fn is_gone_or_changed(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 409)
 }
+
+/// The reference that makes `owner` the controller of its dependents, with
+/// `blockOwnerDeletion` (as upstream's controllers set it, so a foreground deletion of the owner
+/// waits for them).
+pub fn controller_owner_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
+    let mut r = owner.controller_owner_ref(&())?;
+    r.block_owner_deletion = Some(true);
+    Some(r)
+}

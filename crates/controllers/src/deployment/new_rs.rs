@@ -6,8 +6,8 @@
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::{Resource, ResourceExt};
 
 use super::FIELD_MANAGER;
 use super::error::SyncError;
@@ -146,7 +146,7 @@ async fn create_new(
 
 /// The new ReplicaSet (not yet sized): template and selector carry the hash label.
 fn new_replica_set(d: &Deployment, mut template: PodTemplateSpec, hash: &str) -> Result<ReplicaSet, SyncError> {
-    let owner = d.controller_owner_ref(&()).ok_or(SyncError::MissingIdentity)?;
+    let owner = crate::owners::controller_owner_ref(d).ok_or(SyncError::MissingIdentity)?;
     let meta = template.metadata.get_or_insert_with(Default::default);
     meta.labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.into());
     let labels = meta.labels.clone();

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::core::Selector;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
 use super::FIELD_MANAGER;
@@ -76,7 +76,7 @@ async fn sync(mut d: Deployment, ctx: &Context) -> Result<Action, SyncError> {
 /// selector is immutable in apps/v1, so nothing it controls stops matching.)
 async fn claim(ctx: &Context, d: &Deployment, selector: &str) -> Result<Vec<ReplicaSet>, SyncError> {
     let (ns, name) = (d.namespace().ok_or(SyncError::MissingIdentity)?, d.name_any());
-    let owner = d.controller_owner_ref(&()).ok_or(SyncError::MissingIdentity)?;
+    let owner = crate::owners::controller_owner_ref(d).ok_or(SyncError::MissingIdentity)?;
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
     let list = api
         .list(&ListParams::default().labels(selector))

@@ -1,9 +1,13 @@
 //! Which pods go first when a ReplicaSet scales down: upstream's `ActivePodsWithRanks` order.
 //!
-//! 1. unassigned before assigned; 2. `Pending` before `Unknown` before `Running`; 3. not ready
-//! before ready; 4. lower `controller.kubernetes.io/pod-deletion-cost` first; 5. pods sharing a
-//! node with more of their siblings first (spreads the survivors); 6. ready for less time first;
-//! 7. more container restarts first; 8. newer before older.
+//! 1. unassigned before assigned;
+//! 2. `Pending` before `Unknown` before `Running`;
+//! 3. not ready before ready;
+//! 4. lower `controller.kubernetes.io/pod-deletion-cost` first;
+//! 5. pods sharing a node with more of their siblings first (spreads the survivors);
+//! 6. ready for less time first;
+//! 7. more container restarts first;
+//! 8. newer before older.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::Selector;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
 use super::FIELD_MANAGER;
@@ -49,7 +49,7 @@ async fn sync(rs: &ReplicaSet, ctx: &Context) -> Result<Action, SyncError> {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let key: Key = (rs.namespace().ok_or(SyncError::MissingIdentity)?, rs.name_any());
-    let owner = rs.controller_owner_ref(&()).ok_or(SyncError::MissingIdentity)?;
+    let owner = crate::owners::controller_owner_ref(rs).ok_or(SyncError::MissingIdentity)?;
     let selector = rs.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default();
     let selector = Selector::try_from(selector).map_err(SyncError::Selector)?;
     if selector.selects_all() {

@@ -10,6 +10,8 @@ use canopy_apiserver::{RunningServer, ServerConfig};
 use canopy_controllers::namespace_config::{self, NamespaceConfig, Running};
 use kube::api::{Api, PostParams};
 
+pub mod workloads;
+
 pub struct Env {
     pub server: RunningServer,
     pub client: kube::Client,
@@ -19,6 +21,14 @@ pub struct Env {
 
 /// Starts a server and the controller (with its CRD installed).
 pub async fn start() -> Env {
+    let (server, dir) = server().await;
+    let client = client(&server, None).await;
+    let controller = namespace_config::start(client.clone()).await.expect("controller starts");
+    Env { server, client, controller: Some(controller), _dir: dir }
+}
+
+/// Starts a server on an ephemeral loopback port, its data in a fresh temporary directory.
+pub async fn server() -> (RunningServer, tempfile::TempDir) {
     // `RUST_LOG=canopy_controllers=debug` shows the reconciles of a failing test.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -32,9 +42,7 @@ pub async fn start() -> Env {
     })
     .await
     .expect("server starts");
-    let client = client(&server, None).await;
-    let controller = namespace_config::start(client.clone()).await.expect("controller starts");
-    Env { server, client, controller: Some(controller), _dir: dir }
+    (server, dir)
 }
 
 /// A client as the admin, or impersonating `user` (e.g. `alice@vsphere.local`).
