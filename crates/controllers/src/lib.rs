@@ -59,13 +59,18 @@ pub async fn run_with(client: kube::Client, config: Config) -> anyhow::Result<()
         monitor_period: config.node_monitor_period,
         ..Default::default()
     };
-    let (namespaces, (), (), ()) = tokio::join!(
-        namespace_config::run(client.clone()),
-        replicaset::run_until(client.clone(), replicaset::Config::default(), forever()),
-        deployment::run_until(client.clone(), forever()),
-        node_lifecycle::run_until(client, nodes, forever()),
-    );
-    namespaces.context("the NamespaceConfig controller")
+    // The workload and node controllers run until the process ends; the NamespaceConfig one
+    // returns only when it cannot start (its CRD), which ends them all.
+    tokio::select! {
+        r = namespace_config::run(client.clone()) => r.context("the NamespaceConfig controller"),
+        ((), (), ()) = async {
+            tokio::join!(
+                replicaset::run_until(client.clone(), replicaset::Config::default(), forever()),
+                deployment::run_until(client.clone(), forever()),
+                node_lifecycle::run_until(client.clone(), nodes, forever()),
+            )
+        } => Ok(()),
+    }
 }
 
 /// An error and its causes on one line (`applying ResourceQuota a/b: ApiError: ...`), for

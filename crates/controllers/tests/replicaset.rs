@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::eventually;
-use common::workloads::{self, NS, Options, Workloads};
+use common::workloads::{self, Options, Workloads};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
@@ -194,6 +194,5 @@ async fn adopts_orphans_and_releases_pods_that_stop_matching() {
     .await;
     let pods = wait_active(&env, "app=adopt", 2).await;
     assert!(pods.iter().all(|p| p.name_any() != "orphan"));
-    let _ = NS;
     env.shutdown().await;
 }
