@@ -12,6 +12,8 @@
 //! an overlay lower dir), garbage collection of unused images, pushing, image signatures, or
 //! reading pull secrets from the API (the agent passes the secret's bytes).
 
+#![warn(missing_docs)]
+
 mod auth;
 mod cache;
 mod digest;

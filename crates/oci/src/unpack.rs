@@ -88,7 +88,7 @@ impl Unpacker {
 
     /// Applies the deferred directory modes, deepest first.
     pub(crate) fn finish(mut self) -> io::Result<()> {
-        self.dir_modes.sort_by(|a, b| b.0.components().count().cmp(&a.0.components().count()));
+        self.dir_modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
         for (path, mode) in &self.dir_modes {
             // A later layer may have removed or replaced the directory.
             match fs::symlink_metadata(path) {
@@ -266,6 +266,10 @@ impl Unpacker {
                 Ok(m) if m.is_dir() => resolved.push(c),
                 Ok(_) => return Err(io::Error::from(io::ErrorKind::NotADirectory).into()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                    // A whiteout name is a marker, never a directory to write into.
+                    if c.to_string_lossy().starts_with(WHITEOUT_PREFIX) {
+                        return Err(invalid(format!("whiteout {c:?} used as a directory")));
+                    }
                     create_dir(&path)?;
                     resolved.push(c);
                 }

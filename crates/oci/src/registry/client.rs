@@ -225,7 +225,8 @@ async fn check_status(response: Response<Incoming>, what: &str) -> Result<Respon
     let detail = read_limited(response, MAX_ERROR_BODY).await.ok().and_then(|b| error_detail(&b));
     let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
     Err(match status {
-        StatusCode::NOT_FOUND => Failure::NotFound(format!("{what}: not found{detail}")),
+        // The variant already says "not found"; the registry's code says what was missing.
+        StatusCode::NOT_FOUND => Failure::NotFound(format!("{what}{detail}")),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Failure::Unauthorized(format!("{what}: access denied{detail}"))
         }

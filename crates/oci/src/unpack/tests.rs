@@ -39,6 +39,8 @@ fn tar_bytes(entries: &[E]) -> Vec<u8> {
         h.set_size(e.data.len() as u64);
         h.set_mode(if e.kind == EntryType::Directory { 0o755 } else { 0o644 });
         h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
         let old = h.as_old_mut();
         let n = e.path.len().min(99);
         old.name = [0; 100];
