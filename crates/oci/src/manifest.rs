@@ -123,7 +123,9 @@ pub(crate) fn layer_compression(media_type: &str) -> Result<Compression, String>
         .strip_prefix("application/vnd.oci.image.layer.nondistributable.v1.")
         .map(|rest| format!("application/vnd.oci.image.layer.v1.{rest}"));
     match base.as_deref().unwrap_or(media_type) {
-        "application/vnd.oci.image.layer.v1.tar" => Ok(Compression::None),
+        "application/vnd.oci.image.layer.v1.tar" | "application/vnd.docker.image.rootfs.diff.tar" => {
+            Ok(Compression::None)
+        }
         "application/vnd.oci.image.layer.v1.tar+gzip"
         | "application/vnd.docker.image.rootfs.diff.tar.gzip"
         | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Ok(Compression::Gzip),

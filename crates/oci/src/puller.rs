@@ -283,3 +283,19 @@ fn ref_key(image: &ImageRef) -> String {
 fn digest_key(image: &ImageRef, digest: &Digest) -> String {
     format!("{}/{}@{digest}", image.registry(), image.repository())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Agents spawn pulls onto the runtime, so the future must be `Send`.
+    #[test]
+    fn pull_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().expect("tempdir");
+        let puller = Puller::new(PullerConfig::new(dir.path())).expect("puller");
+        let image = ImageRef::parse("busybox").expect("reference");
+        let future = puller.pull(&image, PullPolicy::Never, None);
+        assert_send(&future);
+    }
+}

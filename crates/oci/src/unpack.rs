@@ -115,8 +115,7 @@ impl Unpacker {
         };
         let name_str = name.to_string_lossy();
         if name_str == OPAQUE_WHITEOUT {
-            let dir = self.resolve(&components, false)?;
-            if dir.is_dir() {
+            if let Some(dir) = self.existing_dir(&components)? {
                 remove_lower(&dir, &layer.written)?;
             }
             return Ok(());
@@ -129,8 +128,9 @@ impl Unpacker {
             if hidden.is_empty() || hidden == "." || hidden == ".." {
                 return Err(invalid(format!("invalid whiteout {}", raw_path.display())));
             }
-            let parent = self.resolve(&components, false)?;
-            remove_any(&parent.join(hidden))?;
+            if let Some(parent) = self.existing_dir(&components)? {
+                remove_any(&parent.join(hidden))?;
+            }
             return Ok(());
         }
 
@@ -205,9 +205,9 @@ impl Unpacker {
                 let link = link_name.ok_or_else(|| invalid("hard link without target"))?;
                 let mut source = normalize(&link)?;
                 let source_name = source.pop().ok_or_else(|| invalid("hard link to the root directory"))?;
-                let source = self.resolve(&source, false)?.join(source_name);
-                match fs::symlink_metadata(&source) {
-                    Ok(m) if !m.is_dir() => {}
+                let source = self.existing_dir(&source)?.map(|dir| dir.join(source_name));
+                match source.as_deref().map(fs::symlink_metadata) {
+                    Some(Ok(m)) if !m.is_dir() => {}
                     _ => {
                         return Err(invalid(format!(
                             "{}: hard link target {} is missing or a directory",
@@ -216,6 +216,7 @@ impl Unpacker {
                         )));
                     }
                 }
+                let source = source.expect("checked above");
                 if source != target {
                     remove_any(&target)?;
                     fs::hard_link(&source, &target)?;
@@ -277,6 +278,18 @@ impl Unpacker {
             }
         }
         Ok(join(&self.root, &resolved))
+    }
+
+    /// The directory `components` resolves to, or `None` when it does not exist (a whiteout
+    /// or hard link naming a missing path) or is not a directory.
+    fn existing_dir(&self, components: &[OsString]) -> Result<Option<PathBuf>, UnpackError> {
+        match self.resolve(components, false) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(UnpackError::Io(e)) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn chown(&self, path: &Path, (uid, gid): (u32, u32)) -> io::Result<()> {

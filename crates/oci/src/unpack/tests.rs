@@ -107,7 +107,14 @@ fn files_links_and_whiteouts_across_layers() {
             file("opt/old/a", "a"),
             file("/abs/ok", "leading slash is stripped"),
         ],
-        vec![file("etc/.wh.deleteme", ""), file("opt/new", "n"), file("opt/.wh..wh..opq", ""), file("opt/later", "l")],
+        vec![
+            file("etc/.wh.deleteme", ""),
+            file("missing/dir/.wh.x", ""),
+            file("etc/keep/.wh..wh..opq", ""),
+            file("opt/new", "n"),
+            file("opt/.wh..wh..opq", ""),
+            file("opt/later", "l"),
+        ],
     ])
     .expect("unpack");
     assert_eq!(f.read("bin/busybox").as_deref(), Some("bb"));
