@@ -248,3 +248,14 @@ proptest! {
         f.assert_contained();
     }
 }
+
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_layers() {
+    let f = Fixture::new();
+    let bytes = tar_bytes(&[file("z", "zstd")]);
+    let compressed = ruzstd::encoding::compress_to_vec(bytes.as_slice(), ruzstd::encoding::CompressionLevel::Fastest);
+    let mut unpacker = Unpacker::new(&f.root).expect("unpacker");
+    unpacker.apply_layer(compressed.as_slice(), Compression::Zstd, &Digest::of(&bytes)).expect("zstd layer");
+    assert_eq!(f.read("z").as_deref(), Some("zstd"));
+}
