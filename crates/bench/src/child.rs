@@ -55,9 +55,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `canopy-bench serve` on a fresh data directory and waits until it listens.
     pub async fn spawn(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::spawn_with(data_dir, false).await
+    }
+
+    /// The same, with the scheduler and the controllers running in the server process.
+    pub async fn spawn_platform(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::spawn_with(data_dir, true).await
+    }
+
+    async fn spawn_with(data_dir: &Path, platform: bool) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut child = Command::new(exe)
             .arg("serve")
+            .args(platform.then_some("--platform"))
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
@@ -114,8 +124,90 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// Simulated hosts in a child process: killing it is the loss of all of them.
+pub struct SimProcess {
+    _stdin: Option<ChildStdin>,
+    _guard: ChildGuard,
+}
+
+impl SimProcess {
+    /// Starts `canopy-bench sim-hosts` and waits until every host is registered.
+    pub async fn spawn(kubeconfig: &Path, hosts: usize, zones: usize, prefix: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("locating the bench binary")?;
+        let mut child = Command::new(exe)
+            .args(["sim-hosts", "--hosts", &hosts.to_string(), "--zones", &zones.to_string(), "--prefix", prefix])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the simulated hosts")?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("child stdout")?;
+        let guard = ChildGuard::new(child, "simulated hosts");
+        let read = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = tokio::time::timeout(Duration::from_secs(300), read)
+            .await
+            .context("the simulated hosts did not register within 300 s")?
+            .context("reading the simulated hosts' stdout")??;
+        if line.trim() != "ready" {
+            bail!("the simulated hosts failed to start (see their stderr above)");
+        }
+        Ok(Self { _stdin: stdin, _guard: guard })
+    }
+}
+
+/// The hidden `sim-hosts` mode: registers the hosts, prints `ready`, runs until stdin closes.
+pub async fn sim_hosts(kubeconfig: PathBuf, hosts: usize, zones: usize, prefix: String) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).context("reading the kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    let opts = canopy_agent::sim::SimOptions { hosts, zones, name_prefix: prefix, ..Default::default() };
+    let sim = canopy_agent::sim::Sim::start(client, &opts).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready")?;
+        out.flush()?;
+    }
+    tokio::task::spawn_blocking(|| {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+    })
+    .await?;
+    sim.stop();
+    std::process::exit(0);
+}
+
+/// Runs the platform's control loops in this process, as `canopy server` does.
+async fn start_platform(kubeconfig: &Path) -> anyhow::Result<()> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    let controllers = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = canopy_controllers::run(controllers).await {
+            eprintln!("canopy-bench serve: the controllers stopped: {e:#}");
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = canopy_scheduler::driver::run(client).await {
+            eprintln!("canopy-bench serve: the scheduler stopped: {e:#}");
+        }
+    });
+    Ok(())
+}
+
 /// The hidden `serve` mode: runs the server until stdin closes (the parent is gone).
-pub async fn serve(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(data_dir: PathBuf, listen: SocketAddr, platform: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -123,6 +215,9 @@ pub async fn serve(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> 
     let server = canopy_apiserver::start(canopy_apiserver::ServerConfig { data_dir, listen, extra_sans: vec![] })
         .await
         .context("starting the API server")?;
+    if platform {
+        start_platform(&server.kubeconfig).await?;
+    }
     let line = serde_json::json!({"url": server.url, "kubeconfig": server.kubeconfig});
     {
         let mut out = std::io::stdout().lock();

@@ -11,6 +11,7 @@ mod etcd;
 mod load;
 mod machine;
 mod memory;
+mod placement;
 mod report;
 mod stats;
 mod watch;
@@ -54,7 +55,25 @@ enum Mode {
         data_dir: PathBuf,
         #[arg(long)]
         listen: SocketAddr,
+        /// Also run the scheduler and the controllers.
+        #[arg(long)]
+        platform: bool,
     },
+    /// Internal: run simulated hosts until stdin closes.
+    #[command(hide = true)]
+    SimHosts {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long)]
+        hosts: usize,
+        #[arg(long)]
+        zones: usize,
+        #[arg(long)]
+        prefix: String,
+    },
+    /// Placement figures: 1,000 simulated hosts, 30,000 pods, scheduling throughput, startup
+    /// latency, balance and recovery from a host loss.
+    Placement(placement::PlacementOptions),
 }
 
 #[derive(clap::Args)]
@@ -80,7 +99,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     match cli.mode {
-        Some(Mode::Serve { data_dir, listen }) => runtime.block_on(child::serve(data_dir, listen)),
+        Some(Mode::Serve { data_dir, listen, platform }) => runtime.block_on(child::serve(data_dir, listen, platform)),
+        Some(Mode::SimHosts { kubeconfig, hosts, zones, prefix }) => {
+            runtime.block_on(child::sim_hosts(kubeconfig, hosts, zones, prefix))
+        }
+        Some(Mode::Placement(opts)) => runtime.block_on(placement::run(opts)),
         None => runtime.block_on(async {
             // On Ctrl-C or SIGTERM the benchmark future is dropped, so its guards kill the
             // children and remove the temporary directories (as they do on an error or a panic).

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod directory;
+mod doctor;
 mod hosts;
 mod login;
 
@@ -26,7 +27,7 @@ struct Cli {
 enum Command {
     /// Run the API server (HTTPS) over an embedded store in DATA_DIR.
     Server(ServerArgs),
-    /// Run everything on this machine with defaults (today: the API server in ./canopy-data).
+    /// Run the control plane on this machine with defaults (API server, scheduler, controllers).
     Up(UpArgs),
     /// Manage users of the built-in directory (admin).
     User {
@@ -51,6 +52,8 @@ enum Command {
     Agent(hosts::AgentArgs),
     /// Simulate many hosts in one process (scale tests); stopping it loses them all.
     Sim(hosts::SimArgs),
+    /// Report what this machine can run (KVM, QEMU, guest kernel, runc).
+    Doctor,
 }
 
 #[derive(clap::Args)]
@@ -81,12 +84,23 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
     // The platform's controllers are API clients like any other, over HTTPS.
     let controllers_client = directory::admin_client(Some(server.kubeconfig.clone())).await?;
+    let scheduler_client = controllers_client.clone();
     tokio::spawn(async move {
         if let Err(e) = canopy_controllers::run(controllers_client).await {
-            tracing::error!(error = %e, "the namespace controller stopped");
+            tracing::error!(error = %e, "the controllers stopped");
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = canopy_scheduler::driver::run(scheduler_client).await {
+            tracing::error!(error = %e, "the scheduler stopped");
         }
     });
     eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
+    eprintln!(
+        "canopy: hosts join with `canopy agent --kubeconfig {0}` (or `canopy sim --kubeconfig {0} --hosts 3`); \
+         `canopy doctor` tells what this machine can run",
+        server.kubeconfig.display()
+    );
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("SIGTERM handler")?;
     tokio::select! {
@@ -117,5 +131,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Logout(a) => login::logout(a).await,
         Command::Agent(a) => hosts::agent(a).await,
         Command::Sim(a) => hosts::sim(a).await,
+        Command::Doctor => doctor::doctor(),
     }
 }

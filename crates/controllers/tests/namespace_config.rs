@@ -133,7 +133,7 @@ async fn a_config_is_realised_and_follows_updates() {
         .await;
     let stats = c.status.and_then(|s| s.stats).expect("stats");
     // The server prints quantities canonically in bytes (upstream would say 128Mi).
-    assert_eq!((stats.cpu_used.as_deref(), stats.memory_used.as_deref()), (Some("500m"), Some("134217728")));
+    assert_eq!((stats.cpu_used.as_deref(), stats.memory_used.as_deref()), (Some("500m"), Some("128Mi")));
     assert_eq!(stats.storage_used, None, "storage is not limited as a whole");
 
     // Update: drop the memory limit, make bob an editor, remove the group.

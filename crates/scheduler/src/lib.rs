@@ -7,17 +7,19 @@
 //! [`Unschedulable`] explanation with upstream's message. It is pure logic: no I/O, no async,
 //! no clock.
 //!
-//! It does not own watching the API, binding, events, retries or preemption: the driver
-//! built on top feeds [`Cluster`] from watches ([`Cluster::upsert_node`],
+//! The core does no I/O. [`driver`] is the API client built on top: it feeds [`Cluster`] from
+//! watches ([`Cluster::upsert_node`],
 //! [`Cluster::add_pod`], ...) and, for each pending pod, calls [`Cluster::schedule`], then
 //! [`Cluster::assume`] before issuing the bind and [`Cluster::forget`] if the bind fails.
-//! Doing schedule + assume under one `&mut Cluster` is what prevents overcommit.
+//! Doing schedule + assume under one `&mut Cluster` is what prevents overcommit. Preemption is
+//! not built.
 //!
 //! Canopy-specific: each host's runtime adds a per-pod overhead (its VM), read from node
 //! annotations into [`NodeInfo::pod_overhead`] and added to every pod on that host, both for
 //! fitting and for scoring.
 
 mod cluster;
+pub mod driver;
 mod error;
 mod filters;
 mod index;
