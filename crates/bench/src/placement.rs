@@ -368,7 +368,9 @@ pub async fn run(opts: PlacementOptions) -> anyhow::Result<()> {
     let mut report = Report::default();
     scheduling_run(&clients, &opts, &mut report).await?;
     balance(&clients, &mut report).await?;
-    recovery(&clients, &opts, lost, "b-", &mut report).await?;
+    if let Err(e) = recovery(&clients, &opts, lost, "b-", &mut report).await {
+        report.add("P3", "host loss -> replicas Running elsewhere", format!("failed: {e:#}"), "< 15 s after grace");
+    }
     let rss = server.rss_bytes().unwrap_or(0);
     report.add("P4", "server RSS at the end (API server, scheduler, controllers)", format!("{} MiB", rss >> 20), "");
     drop(kept);

@@ -93,6 +93,11 @@ impl Tracker {
         self.renewals.retain(|n, _| present.contains(n));
     }
 
+    /// The `renewTime` last seen on the node's Lease.
+    pub fn last_renew_time(&self, node: &str) -> Option<MicroTime> {
+        self.renewals.get(node).and_then(|r| r.renew_time.clone())
+    }
+
     /// When the node was last heard from.
     fn heartbeat(&self, node: &str, state: &NodeState) -> Instant {
         match self.renewals.get(node) {

@@ -9,6 +9,7 @@ use std::future::Future;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -23,6 +24,21 @@ use crate::events::Recorder;
 
 /// The namespace of the node heartbeat Leases.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+
+enum Outcome {
+    Done(Result<(), ActionError>),
+    /// The Lease moved on since the watch last showed it: the host is alive.
+    StillRenewing(Option<MicroTime>),
+}
+
+/// Before a host is declared lost, one read of its Lease: a watch that lags behind a burst of
+/// writes must not fail over a host that is still renewing. `Some` when the renewal moved on.
+async fn renewed_since(client: &kube::Client, node: &str, last_seen: Option<MicroTime>) -> Option<Option<MicroTime>> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
+    let lease = leases.get_opt(node).await.ok().flatten()?;
+    let renew = lease.spec.and_then(|s| s.renew_time);
+    (renew != last_seen).then_some(renew)
+}
 
 /// Runs until `shutdown` resolves.
 pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) {
@@ -39,7 +55,7 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
     let mut tracker = Tracker::new(config.grace, config.resweep);
     let mut nodes_listed = false;
     let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<(Transition, Result<(), ActionError>)> = JoinSet::new();
+    let mut tasks: JoinSet<(Transition, Outcome)> = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -58,11 +74,15 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
                 Err(e) => tracing::debug!(controller = "node-lifecycle", error = %describe(&e), "lease watch error; retrying"),
             },
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => match joined {
-                Ok((transition, result)) => {
+                Ok((transition, outcome)) => {
                     in_flight.remove(transition.node());
-                    match result {
-                        Ok(()) => tracker.done(&transition, Instant::now()),
-                        Err(e) => tracing::warn!(controller = "node-lifecycle", node = transition.node(), error = %describe(&e), "retrying next tick"),
+                    match outcome {
+                        Outcome::Done(Ok(())) => tracker.done(&transition, Instant::now()),
+                        Outcome::Done(Err(e)) => tracing::warn!(controller = "node-lifecycle", node = transition.node(), error = %describe(&e), "retrying next tick"),
+                        Outcome::StillRenewing(renew) => {
+                            tracing::debug!(controller = "node-lifecycle", node = transition.node(), "lease renewed after all (the watch lagged)");
+                            tracker.lease_seen(transition.node(), renew.as_ref(), Instant::now());
+                        }
                     }
                 }
                 Err(e) => tracing::error!(controller = "node-lifecycle", error = %e, "a node action panicked"),
@@ -79,13 +99,17 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
                         continue;
                     }
                     let (client, recorder) = (client.clone(), recorder.clone());
+                    let last_seen = tracker.last_renew_time(transition.node());
                     tasks.spawn(async move {
-                        let result = match &transition {
-                            Transition::Lose(n) => actions::lose(&client, &recorder, n).await,
-                            Transition::Sweep(n) => actions::sweep(&client, &recorder, n).await,
-                            Transition::Recover(n) => actions::recover(&client, n).await,
+                        let outcome = match &transition {
+                            Transition::Lose(n) => match renewed_since(&client, n, last_seen).await {
+                                Some(renew) => Outcome::StillRenewing(renew),
+                                None => Outcome::Done(actions::lose(&client, &recorder, n).await),
+                            },
+                            Transition::Sweep(n) => Outcome::Done(actions::sweep(&client, &recorder, n).await),
+                            Transition::Recover(n) => Outcome::Done(actions::recover(&client, n).await),
                         };
-                        (transition, result)
+                        (transition, outcome)
                     });
                 }
             }

@@ -37,7 +37,10 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             history_window: 100_000,
-            watch_buffer: 4_096,
+            // Deep enough for a watcher to ride out bursts of thousands of writes per second on
+            // a busy host: buffered events share their bytes with the history, so each costs
+            // about its key.
+            watch_buffer: 32_768,
             max_value_size: 3 * 1024 * 1024,
             max_batch: 1_024,
             disk_cache_bytes: 32 * 1024 * 1024,
