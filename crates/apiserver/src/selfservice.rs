@@ -56,21 +56,22 @@ fn is_active(template: &Value) -> bool {
     template.pointer("/spec/active").and_then(Value::as_bool) != Some(false)
 }
 
+/// Whether a `{subjectType, subject, domain}` entry names `user` or one of its groups.
+fn names(entry: &Value, user: &User) -> bool {
+    let name = format!(
+        "{}@{}",
+        entry["subject"].as_str().unwrap_or_default(),
+        entry["domain"].as_str().unwrap_or(canopy_identity::DEFAULT_SSO_DOMAIN)
+    );
+    match entry["subjectType"].as_str() {
+        Some("USER") => user.name == name,
+        Some("GROUP") => user.groups.contains(&name),
+        _ => false,
+    }
+}
+
 fn grants(template: &Value, user: &User) -> bool {
-    template.pointer("/spec/permissions").and_then(Value::as_array).is_some_and(|ps| {
-        ps.iter().any(|p| {
-            let name = format!(
-                "{}@{}",
-                p["subject"].as_str().unwrap_or_default(),
-                p["domain"].as_str().unwrap_or(canopy_identity::DEFAULT_SSO_DOMAIN)
-            );
-            match p["subjectType"].as_str() {
-                Some("USER") => user.name == name,
-                Some("GROUP") => user.groups.contains(&name),
-                _ => false,
-            }
-        })
-    })
+    template.pointer("/spec/permissions").and_then(Value::as_array).is_some_and(|ps| ps.iter().any(|p| names(p, user)))
 }
 
 /// The template in force that lets `user` create namespaces, if any.
@@ -82,21 +83,10 @@ pub async fn template_for(objects: &Objects, user: &User) -> ApiResult<Option<Va
 }
 
 fn holds_owner(config: &Value, user: &User) -> bool {
-    config.pointer("/spec/accessList").and_then(Value::as_array).is_some_and(|list| {
-        list.iter().any(|a| {
-            let name = format!(
-                "{}@{}",
-                a["subject"].as_str().unwrap_or_default(),
-                a["domain"].as_str().unwrap_or(canopy_identity::DEFAULT_SSO_DOMAIN)
-            );
-            a["role"] == "OWNER"
-                && match a["subjectType"].as_str() {
-                    Some("USER") => user.name == name,
-                    Some("GROUP") => user.groups.contains(&name),
-                    _ => false,
-                }
-        })
-    })
+    config
+        .pointer("/spec/accessList")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|a| a["role"] == "OWNER" && names(a, user)))
 }
 
 /// `kubectl delete namespace` by an OWNER of a self-service namespace: its configuration goes

@@ -45,11 +45,21 @@ async fn load(api: &Api, res: &Resource, ns: &str) -> VResult<Value> {
     })
 }
 
-pub async fn list(State(api): State<Api>, Extension(user): Extension<User>) -> VResult<Response> {
-    authorize(&api, &user, "list", "")?;
-    let res = resource(&api)?;
+async fn summaries(api: &Api, user: &User) -> VResult<Vec<Value>> {
+    authorize(api, user, "list", "")?;
+    let res = resource(api)?;
     let items = api.objects.list(&res, None, &ListParams::default(), &|_| true).await?.items;
-    Ok(axum::Json(items.iter().map(summary).collect::<Vec<_>>()).into_response())
+    Ok(items.iter().map(summary).collect())
+}
+
+async fn namespace_info(api: &Api, user: &User, ns: &str) -> VResult<Value> {
+    authorize(api, user, "get", ns)?;
+    let res = resource(api)?;
+    Ok(info(&load(api, &res, ns).await?))
+}
+
+pub async fn list(State(api): State<Api>, Extension(user): Extension<User>) -> VResult<Response> {
+    Ok(axum::Json(summaries(&api, &user).await?).into_response())
 }
 
 pub async fn get(
@@ -57,17 +67,12 @@ pub async fn get(
     Extension(user): Extension<User>,
     Path(ns): Path<String>,
 ) -> VResult<Response> {
-    authorize(&api, &user, "get", &ns)?;
-    let res = resource(&api)?;
-    Ok(axum::Json(info(&load(&api, &res, &ns).await?)).into_response())
+    Ok(axum::Json(namespace_info(&api, &user, &ns).await?).into_response())
 }
 
 /// `GET /instances/v2`: the summaries keyed by `supervisor`.
 pub async fn list_v2(State(api): State<Api>, Extension(user): Extension<User>) -> VResult<Response> {
-    authorize(&api, &user, "list", "")?;
-    let res = resource(&api)?;
-    let items = api.objects.list(&res, None, &ListParams::default(), &|_| true).await?.items;
-    Ok(axum::Json(items.iter().map(|c| v2(summary(c))).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(summaries(&api, &user).await?.into_iter().map(v2).collect::<Vec<_>>()).into_response())
 }
 
 pub async fn get_v2(
@@ -75,9 +80,7 @@ pub async fn get_v2(
     Extension(user): Extension<User>,
     Path(ns): Path<String>,
 ) -> VResult<Response> {
-    authorize(&api, &user, "get", &ns)?;
-    let res = resource(&api)?;
-    Ok(axum::Json(v2(info(&load(&api, &res, &ns).await?))).into_response())
+    Ok(axum::Json(v2(namespace_info(&api, &user, &ns).await?)).into_response())
 }
 
 /// `GET /user/instances`: the namespaces the session's user may work in, for any user.
@@ -272,40 +275,43 @@ fn role_of(body: &Value) -> VResult<String> {
     body["role"].as_str().map(str::to_string).ok_or_else(|| VapiError::invalid("role is required"))
 }
 
+/// The path of an access entry: namespace, domain, subject.
+type AccessPath = Path<(String, String, String)>;
+
+async fn access_put(
+    api: &Api,
+    user: &User,
+    (ns, domain, subject): (String, String, String),
+    q: &HashMap<String, String>,
+    body: &Value,
+    must_be_new: bool,
+) -> VResult<Response> {
+    let role = role_of(body)?;
+    let kind = subject_type(q)?;
+    let grant = Grant { ns: &ns, domain: &domain, subject: &subject, kind: &kind };
+    access_write(api, user, grant, Some(&role), must_be_new).await
+}
+
+/// POST: a new entry (ALREADY_EXISTS if the subject has one).
 pub async fn access_create(
     State(api): State<Api>,
     Extension(user): Extension<User>,
-    Path((ns, domain, subject)): Path<(String, String, String)>,
+    Path(path): AccessPath,
     Query(q): Query<HashMap<String, String>>,
     axum::Json(body): axum::Json<Value>,
 ) -> VResult<Response> {
-    let role = role_of(&body)?;
-    access_write(
-        &api,
-        &user,
-        Grant { ns: &ns, domain: &domain, subject: &subject, kind: &subject_type(&q)? },
-        Some(&role),
-        true,
-    )
-    .await
+    access_put(&api, &user, path, &q, &body, true).await
 }
 
+/// PUT: sets the subject's role.
 pub async fn access_set(
     State(api): State<Api>,
     Extension(user): Extension<User>,
-    Path((ns, domain, subject)): Path<(String, String, String)>,
+    Path(path): AccessPath,
     Query(q): Query<HashMap<String, String>>,
     axum::Json(body): axum::Json<Value>,
 ) -> VResult<Response> {
-    let role = role_of(&body)?;
-    access_write(
-        &api,
-        &user,
-        Grant { ns: &ns, domain: &domain, subject: &subject, kind: &subject_type(&q)? },
-        Some(&role),
-        false,
-    )
-    .await
+    access_put(&api, &user, path, &q, &body, false).await
 }
 
 pub async fn access_delete(

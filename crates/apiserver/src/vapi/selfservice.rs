@@ -94,6 +94,10 @@ fn template_name(body: &Value) -> VResult<String> {
     if errs.is_empty() { Ok(name.to_string()) } else { Err(VapiError::invalid(errs.join("; "))) }
 }
 
+fn exists(message: String) -> VapiError {
+    VapiError::new(StatusCode::BAD_REQUEST, "ALREADY_EXISTS", "vcenter.wcp.namespace.template.exists", message)
+}
+
 /// Creates the Supervisor's one template, or replaces it when `replace` (activateWithTemplate).
 async fn put_template(api: &Api, body: &Value, replace: bool, active: Option<bool>) -> VResult<()> {
     let res = resource(api)?;
@@ -101,12 +105,7 @@ async fn put_template(api: &Api, body: &Value, replace: bool, active: Option<boo
     let existing = templates(api).await?;
     if let Some(other) = existing.iter().find(|t| meta::name(t) != name) {
         if !replace {
-            return Err(VapiError::new(
-                StatusCode::BAD_REQUEST,
-                "ALREADY_EXISTS",
-                "vcenter.wcp.namespace.template.exists",
-                format!("This Supervisor already has the namespace template {}.", meta::name(other)),
-            ));
+            return Err(exists(format!("This Supervisor already has the namespace template {}.", meta::name(other))));
         }
         api.objects.delete(&res, None, meta::name(other), &Default::default()).await?;
     }
@@ -119,12 +118,7 @@ async fn put_template(api: &Api, body: &Value, replace: bool, active: Option<boo
     crate::admit::validate(&res, &mut obj, crate::admit::FieldValidation::Strict)?;
     if existing.iter().any(|t| meta::name(t) == name) {
         if !replace {
-            return Err(VapiError::new(
-                StatusCode::BAD_REQUEST,
-                "ALREADY_EXISTS",
-                "vcenter.wcp.namespace.template.exists",
-                format!("The namespace template {name} already exists."),
-            ));
+            return Err(exists(format!("The namespace template {name} already exists.")));
         }
         api.objects
             .update(&res, None, &name, false, |mut current| {

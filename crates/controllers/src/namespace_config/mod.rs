@@ -33,8 +33,7 @@ pub mod types;
 use std::future::Future;
 
 use anyhow::Context as _;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+pub use crate::running::Running;
 
 pub use crd::{InstallCrdError, install_crd};
 pub use error::ReconcileError;
@@ -63,37 +62,9 @@ pub async fn run(client: kube::Client) -> anyhow::Result<()> {
     run_until(client, std::future::pending()).await
 }
 
-/// A controller running in the background (see [`start`]).
-pub struct Running {
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
 /// Installs the CRD (so configs can be created as soon as this returns), then runs the
 /// controller on a background task until [`Running::shutdown`].
 pub async fn start(client: kube::Client) -> anyhow::Result<Running> {
     install_crd(client.clone()).await.context("installing the NamespaceConfig CRD")?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(controller::run_until(client, async move {
-        let _ = stopped.await;
-    }));
-    Ok(Running { stop: Some(stop), task })
-}
-
-impl Running {
-    /// Stops watching, lets reconciles in flight finish, and waits for the controller to end.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.context("the controller task panicked")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.stop.is_some() {
-            self.task.abort();
-        }
-    }
+    Ok(Running::spawn(|stop| controller::run_until(client, crate::running::stopped(stop))))
 }
