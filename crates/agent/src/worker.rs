@@ -17,8 +17,11 @@ use crate::events::{Kind, Recorder};
 use crate::runtime::{ContainerState, Runtime, RuntimeError, Sandbox};
 use crate::status::{self, ContainerView, Waiting};
 
-/// How often a pod is re-checked without news from the API.
-const RESYNC: Duration = Duration::from_secs(1);
+/// How often a pod is re-checked without news from the API: soon while it is getting somewhere
+/// (containers starting, backing off, exiting), rarely once everything runs, so a host with
+/// thousands of steady pods does not spend its CPU looking at them.
+const RESYNC_BUSY: Duration = Duration::from_secs(1);
+const RESYNC_STEADY: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// A container that ran this long resets its back-off (upstream's rule).
@@ -96,9 +99,19 @@ impl Worker {
                         return;
                     }
                 }
-                _ = tokio::time::sleep(RESYNC) => {}
+                _ = tokio::time::sleep(self.resync_after()) => {}
             }
         }
+    }
+
+    /// Steady: every app container runs and none waits.
+    fn resync_after(&self) -> Duration {
+        let steady = !self.main.is_empty()
+            && self
+                .main
+                .values()
+                .all(|r| matches!(r.state, Some(ContainerState::Running { .. })) && r.waiting.is_none());
+        if steady { RESYNC_STEADY } else { RESYNC_BUSY }
     }
 
     async fn sync(&mut self, pod: &Pod) -> kube::Result<()> {
