@@ -5,6 +5,7 @@
 //! The agent owns pod lifecycle policy (init containers, restartPolicy, back-off, status); a
 //! runtime only prepares sandboxes, starts and stops containers and says what state they are in.
 
+pub mod container;
 pub mod sim;
 
 use std::time::{Duration, SystemTime};

@@ -1,0 +1,103 @@
+//! Images through `canopy-oci`: the container's `imagePullPolicy` (defaulted the Kubernetes
+//! way), and the image each container starts from.
+
+use std::path::PathBuf;
+
+use canopy_oci::{Image, ImageRef, PullPolicy, Puller, PullerConfig};
+use k8s_openapi::api::core::v1::Container;
+
+use crate::runtime::{RuntimeError, RuntimeResult};
+
+pub(super) struct Images {
+    puller: Puller,
+}
+
+fn reference(container: &Container) -> RuntimeResult<ImageRef> {
+    let image = container.image.as_deref().unwrap_or_default();
+    if image.is_empty() {
+        return Err(RuntimeError::ImagePull("no image given".into()));
+    }
+    ImageRef::parse(image).map_err(|e| RuntimeError::ImagePull(format!("invalid image reference {image:?}: {e}")))
+}
+
+/// `imagePullPolicy`, or its default: `Always` for `:latest` (and untagged) images,
+/// `IfNotPresent` otherwise.
+pub(super) fn policy(container: &Container, image: &ImageRef) -> PullPolicy {
+    match container.image_pull_policy.as_deref() {
+        Some("Always") => PullPolicy::Always,
+        Some("Never") => PullPolicy::Never,
+        Some("IfNotPresent") => PullPolicy::IfNotPresent,
+        _ if image.digest().is_none() && image.tag().is_none_or(|t| t == "latest") => PullPolicy::Always,
+        _ => PullPolicy::IfNotPresent,
+    }
+}
+
+/// The image ID of a container status: `docker-pullable://<registry>/<repository>@<digest>`.
+pub(super) fn image_id(container: &Container, image: &Image) -> String {
+    match reference(container) {
+        Ok(r) => format!("docker-pullable://{}/{}@{}", r.registry(), r.repository(), image.digest),
+        Err(_) => format!("docker-pullable://{}", image.digest),
+    }
+}
+
+impl Images {
+    pub(super) fn new(cache_dir: PathBuf, insecure_registries: Vec<String>) -> RuntimeResult<Self> {
+        let mut config = PullerConfig::new(&cache_dir);
+        config.insecure_registries = insecure_registries;
+        let puller = Puller::new(config)
+            .map_err(|e| RuntimeError::Other(format!("opening the image cache {}: {e}", cache_dir.display())))?;
+        Ok(Self { puller })
+    }
+
+    /// Pulls the container's image according to its pull policy.
+    pub(super) async fn pull(&self, container: &Container) -> RuntimeResult<Image> {
+        let image = reference(container)?;
+        // Pull secrets are not passed to runtimes yet, so only anonymous registries work.
+        self.puller
+            .pull(&image, policy(container, &image), None)
+            .await
+            .map_err(|e| RuntimeError::ImagePull(e.to_string()))
+    }
+
+    /// The image a container starts from: the cached one (the agent pulls before it starts),
+    /// or a pull when the cache lost it.
+    pub(super) async fn get(&self, container: &Container) -> RuntimeResult<Image> {
+        let image = reference(container)?;
+        match self.puller.pull(&image, PullPolicy::Never, None).await {
+            Ok(found) => Ok(found),
+            Err(_) => self.pull(container).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(image: &str, policy: Option<&str>) -> Container {
+        Container {
+            name: "c".into(),
+            image: Some(image.into()),
+            image_pull_policy: policy.map(Into::into),
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn pull_policy_defaults_like_kubernetes() {
+        let cases = [
+            ("busybox", None, PullPolicy::Always),
+            ("busybox:latest", None, PullPolicy::Always),
+            ("busybox:1.36", None, PullPolicy::IfNotPresent),
+            ("busybox:latest", Some("IfNotPresent"), PullPolicy::IfNotPresent),
+            ("busybox:1.36", Some("Always"), PullPolicy::Always),
+            ("busybox:1.36", Some("Never"), PullPolicy::Never),
+        ];
+        for (image, given, want) in cases {
+            let c = container(image, given);
+            let r = reference(&c).expect("reference");
+            assert_eq!(policy(&c, &r), want, "{image} {given:?}");
+        }
+        assert!(reference(&container("", None)).is_err());
+    }
+}
