@@ -197,8 +197,9 @@ async fn runs_pods_with_runc_on_a_private_bridge() {
             .chain([format!("canopy-host-test{suffix}")])
             .collect(),
     );
-    let server_sb = rt.create_sandbox(&server_pod).await.expect("sandbox");
-    let client_sb = rt.create_sandbox(&client_pod).await.expect("sandbox");
+    // Concurrently, as pod workers do: the first sandboxes race to set up the bridge.
+    let (server_sb, client_sb) = tokio::join!(rt.create_sandbox(&server_pod), rt.create_sandbox(&client_pod));
+    let (server_sb, client_sb) = (server_sb.expect("sandbox"), client_sb.expect("sandbox"));
     let server_ip = server_sb.ip.clone().expect("ip");
     assert!(server_ip.starts_with("10.88.0."), "{server_ip}");
     assert_ne!(server_sb.ip, client_sb.ip);

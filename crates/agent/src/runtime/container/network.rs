@@ -74,6 +74,9 @@ pub(super) struct Network {
     host_netns: String,
     ipam: PathBuf,
     lock: PathBuf,
+    /// Serializes the check-then-create of the host namespace and bridge: pod workers create
+    /// sandboxes concurrently, and the second `ip netns add` of one name would fail.
+    setup: tokio::sync::Mutex<()>,
 }
 
 impl Network {
@@ -87,6 +90,7 @@ impl Network {
             host_netns,
             ipam: data_dir.join("ipam.json"),
             lock: data_dir.join("ipam.lock"),
+            setup: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -139,6 +143,7 @@ impl Network {
 
     /// The host namespace with the bridge and gateway address, created when missing.
     async fn ensure_bridge(&self) -> RuntimeResult<()> {
+        let _setup = self.setup.lock().await;
         let host = self.host_netns.as_str();
         if !netns_path(host).exists() {
             ip(&["netns", "add", host]).await.map_err(RuntimeError::Sandbox)?;
