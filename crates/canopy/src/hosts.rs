@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use canopy_agent::runtime::Resources;
+use canopy_agent::runtime::container::{ContainerConfig, ContainerRuntime};
 use canopy_agent::runtime::sim::{SimConfig, SimRuntime};
 
 /// How a host reaches the API server: a kubeconfig, or a server URL with a bearer token file
@@ -44,14 +45,15 @@ impl Connection {
     }
 }
 
-/// What runs the host's pods. `container` (runc) and `microvm` (QEMU) are not in this build
-/// yet; `sim` runs nothing and reports pods Running after a start latency.
+/// What runs the host's pods: `container` (runc, one network namespace per pod) or `sim`
+/// (runs nothing; pods report Running after a start latency). `microvm` is not built yet.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum RuntimeKind {
+    Container,
     Sim,
 }
 
-/// Capacity a simulated host offers.
+/// Capacity the host offers to pods.
 #[derive(clap::Args)]
 pub struct SimCapacity {
     /// CPU cores offered to pods.
@@ -92,7 +94,7 @@ pub struct AgentArgs {
     /// The zone (failure domain) the host is in.
     #[arg(long)]
     zone: Option<String>,
-    #[arg(long, value_enum, default_value = "sim")]
+    #[arg(long, value_enum, default_value = "container")]
     runtime: RuntimeKind,
     /// Where the agent keeps its state (images, pod directories).
     #[arg(long, default_value = "canopy-agent-data")]
@@ -100,6 +102,12 @@ pub struct AgentArgs {
     /// The address other hosts reach this one on (reported as the Node's InternalIP).
     #[arg(long)]
     address: Option<String>,
+    /// A registry (HOST:PORT) that may be spoken to over plain HTTP (repeatable).
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
+    /// The pods' network on this host (container runtime); its .1 is the pods' gateway.
+    #[arg(long, default_value = "10.88.0.0/24")]
+    pod_cidr: String,
     #[command(flatten)]
     capacity: SimCapacity,
 }
@@ -114,6 +122,18 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let client = a.connection.client().await?;
     std::fs::create_dir_all(&a.data_dir).with_context(|| format!("creating {}", a.data_dir.display()))?;
     let runtime: Arc<dyn canopy_agent::runtime::Runtime> = match a.runtime {
+        RuntimeKind::Container => {
+            let config = ContainerConfig {
+                data_dir: a.data_dir.clone(),
+                insecure_registries: a.insecure_registries.clone(),
+                capacity: Resources { cpu_milli: a.capacity.cpus * 1000, memory_bytes: a.capacity.memory_gib << 30 },
+                max_pods: a.capacity.max_pods,
+                bridge: "canopy0".into(),
+                pod_cidr: a.pod_cidr.clone(),
+                host_netns: None,
+            };
+            Arc::new(ContainerRuntime::new(config).context("starting the container runtime (is runc installed?)")?)
+        }
         RuntimeKind::Sim => {
             eprintln!("canopy agent: runtime sim: pods are simulated, nothing runs on this machine");
             Arc::new(SimRuntime::new(a.capacity.config()))
