@@ -83,6 +83,6 @@ pub fn doctor() -> anyhow::Result<()> {
     for (name, possible) in runtimes {
         println!("runtime {name:<10} {}", if possible { "can run here" } else { "cannot run here (see above)" });
     }
-    println!("(this build's agent ships the sim runtime; container and microvm are being built)");
+    println!("(this build's agent runs the container and sim runtimes; microvm is being built)");
     Ok(())
 }
