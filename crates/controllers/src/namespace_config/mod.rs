@@ -32,8 +32,8 @@ pub mod types;
 
 use std::future::Future;
 
-use anyhow::Context as _;
 pub use crate::running::Running;
+use anyhow::Context as _;
 
 pub use crd::{InstallCrdError, install_crd};
 pub use error::ReconcileError;
