@@ -211,7 +211,7 @@ impl Worker {
         }
         let restarting = rec.id.is_some();
         if restarting && matches!(rec.state, Some(ContainerState::Exited { .. })) {
-            let delay = rec.backoff.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX));
+            let delay = next_backoff(rec.backoff);
             if rec.not_before.is_none() {
                 rec.backoff = Some(delay);
                 rec.not_before = Some(Instant::now() + delay);
@@ -235,7 +235,7 @@ impl Worker {
         match runtime.pull_image(pod, c).await {
             Ok(id) => rec.image_id = id,
             Err(e) => {
-                let delay = rec.backoff.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX));
+                let delay = next_backoff(rec.backoff);
                 rec.backoff = Some(delay);
                 rec.not_before = Some(Instant::now() + delay);
                 let first =
@@ -354,6 +354,11 @@ impl Worker {
             Err(e) => tracing::warn!(pod = %pod.name_any(), error = %e, "finishing the pod's deletion failed"),
         }
     }
+}
+
+/// Upstream's back-off: 10 s, doubling, at most 5 min.
+fn next_backoff(previous: Option<Duration>) -> Duration {
+    previous.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX))
 }
 
 fn without_times(status: &Value) -> Value {

@@ -52,7 +52,8 @@ pub fn crd() -> Value {
 /// The annotation naming who created a self-service namespace.
 pub const CREATED_BY: &str = "tenancy.canopy.io/self-service-by";
 
-fn is_active(template: &Value) -> bool {
+/// A template grants nothing while deactivated (`spec.active: false`).
+pub fn is_active(template: &Value) -> bool {
     template.pointer("/spec/active").and_then(Value::as_bool) != Some(false)
 }
 

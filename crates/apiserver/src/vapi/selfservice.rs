@@ -50,17 +50,35 @@ fn permissions_to_spec(list: &[Value]) -> Value {
     )
 }
 
-/// Applies a vAPI template spec (create, update or ActivateTemplateSpec) onto a template's spec.
-fn apply_template(body: &Value, spec: &mut Value) -> VResult<()> {
-    apply_to_spec(body, spec);
-    if let Some(list) = body.get("permissions") {
-        let list = list.as_array().ok_or_else(|| VapiError::invalid("permissions must be a list"))?;
-        if list.iter().any(|p| !p["subject"].is_string()) {
-            return Err(VapiError::invalid("every permission needs a subject"));
-        }
-        spec["permissions"] = permissions_to_spec(list);
+/// The template spec fields a vAPI body sets, checked before anything is written: its
+/// permissions must be a list of entries naming a subject.
+struct TemplateBody<'a> {
+    body: &'a Value,
+    permissions: Option<Value>,
+}
+
+impl<'a> TemplateBody<'a> {
+    fn parse(body: &'a Value) -> VResult<Self> {
+        let permissions = match body.get("permissions") {
+            None => None,
+            Some(list) => {
+                let list = list.as_array().ok_or_else(|| VapiError::invalid("permissions must be a list"))?;
+                if list.iter().any(|p| !p["subject"].is_string()) {
+                    return Err(VapiError::invalid("every permission needs a subject"));
+                }
+                Some(permissions_to_spec(list))
+            }
+        };
+        Ok(Self { body, permissions })
     }
-    Ok(())
+
+    /// Applies the body (create, update or ActivateTemplateSpec) onto a template's spec.
+    fn apply(&self, spec: &mut Value) {
+        apply_to_spec(self.body, spec);
+        if let Some(p) = &self.permissions {
+            spec["permissions"] = p.clone();
+        }
+    }
 }
 
 /// The vAPI `Info` of a template.
@@ -110,7 +128,7 @@ async fn put_template(api: &Api, body: &Value, replace: bool, active: Option<boo
         api.objects.delete(&res, None, meta::name(other), &Default::default()).await?;
     }
     let mut spec = json!({});
-    apply_template(body, &mut spec)?;
+    TemplateBody::parse(body)?.apply(&mut spec);
     if let Some(a) = active {
         spec["active"] = json!(a);
     }
@@ -190,30 +208,22 @@ pub async fn update(
     authorize(&api, &user, "update", PLURAL, &template)?;
     let res = resource(&api)?;
     api.objects.get(&res, None, &template).await.map_err(|_| not_found(&template))?;
-    let mut invalid = None;
+    let changes = TemplateBody::parse(&body)?;
     api.objects
         .update(&res, None, &template, false, |mut current| {
-            let mut spec = current["spec"].clone();
-            if let Err(e) = apply_template(&body, &mut spec) {
-                invalid = Some(e);
-                return Ok(current);
-            }
-            current["spec"] = spec;
+            changes.apply(&mut current["spec"]);
             meta::meta_mut(&mut current).remove("resourceVersion");
             crate::admit::validate(&res, &mut current, crate::admit::FieldValidation::Strict)?;
             Ok(current)
         })
         .await?;
-    match invalid {
-        Some(e) => Err(e),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `{cluster, capability, status}`: RUNNING while an active template exists.
 async fn service_info(api: &Api) -> VResult<Value> {
     let all = templates(api).await?;
-    let active = all.iter().any(|t| t.pointer("/spec/active").and_then(Value::as_bool) != Some(false));
+    let active = all.iter().any(crate::selfservice::is_active);
     Ok(json!({
         "cluster": super::CLUSTER,
         "capability": "SUPPORTED",
