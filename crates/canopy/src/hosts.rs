@@ -55,7 +55,7 @@ pub enum RuntimeKind {
 
 /// Capacity the host offers to pods.
 #[derive(clap::Args)]
-pub struct SimCapacity {
+pub struct Capacity {
     /// CPU cores offered to pods.
     #[arg(long, default_value_t = 16)]
     cpus: i64,
@@ -72,10 +72,14 @@ pub struct SimCapacity {
     start_latency_ms: u64,
 }
 
-impl SimCapacity {
+impl Capacity {
+    fn resources(&self) -> Resources {
+        Resources { cpu_milli: self.cpus * 1000, memory_bytes: self.memory_gib << 30 }
+    }
+
     fn config(&self) -> SimConfig {
         SimConfig {
-            capacity: Resources { cpu_milli: self.cpus * 1000, memory_bytes: self.memory_gib << 30 },
+            capacity: self.resources(),
             max_pods: self.max_pods,
             pod_overhead: Resources { cpu_milli: 0, memory_bytes: self.overhead_mib << 20 },
             start_latency: Duration::from_millis(self.start_latency_ms),
@@ -109,7 +113,7 @@ pub struct AgentArgs {
     #[arg(long, default_value = "10.88.0.0/24")]
     pod_cidr: String,
     #[command(flatten)]
-    capacity: SimCapacity,
+    capacity: Capacity,
 }
 
 fn hostname() -> String {
@@ -126,7 +130,7 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
             let config = ContainerConfig {
                 data_dir: a.data_dir.clone(),
                 insecure_registries: a.insecure_registries.clone(),
-                capacity: Resources { cpu_milli: a.capacity.cpus * 1000, memory_bytes: a.capacity.memory_gib << 30 },
+                capacity: a.capacity.resources(),
                 max_pods: a.capacity.max_pods,
                 bridge: "canopy0".into(),
                 pod_cidr: a.pod_cidr.clone(),
@@ -160,7 +164,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 10)]
     lease_seconds: i32,
     #[command(flatten)]
-    capacity: SimCapacity,
+    capacity: Capacity,
 }
 
 pub async fn sim(a: SimArgs) -> anyhow::Result<()> {
