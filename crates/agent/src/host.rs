@@ -29,11 +29,13 @@ pub struct HostConfig {
     pub renew_every: Duration,
     /// Node status (Ready) is re-posted every this many renewals.
     pub status_every: u32,
+    /// Where the host serves logs and exec to the API server, once it does.
+    pub endpoint: Option<node::Endpoint>,
 }
 
 impl HostConfig {
     pub fn new(identity: HostIdentity) -> Self {
-        Self { identity, lease_seconds: 10, renew_every: Duration::from_millis(2500), status_every: 4 }
+        Self { identity, lease_seconds: 10, renew_every: Duration::from_millis(2500), status_every: 4, endpoint: None }
     }
 }
 
@@ -69,7 +71,7 @@ impl Host {
     /// Registers the Node and starts the heartbeat.
     pub async fn register(&self) -> kube::Result<()> {
         let nodes: Api<Node> = Api::all(self.client.clone());
-        node::register(&nodes, &self.runtime.info(), &self.config.identity).await?;
+        node::register(&nodes, &self.runtime.info(), &self.config.identity, self.config.endpoint.as_ref()).await?;
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let c = &self.config;
         let task = tokio::spawn(node::heartbeat(
@@ -134,6 +136,16 @@ impl Host {
     /// Drops finished workers from the table.
     fn reap(&self) {
         self.pods.lock().expect("host lock poisoned").retain(|_, e| !e.task.is_finished());
+    }
+
+    /// The latest version of a pod bound to this host, as its worker sees it.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        let pods = self.pods.lock().expect("host lock poisoned");
+        pods.get(&format!("{namespace}/{name}")).and_then(|e| e.updates.borrow().clone())
+    }
+
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
     }
 
     /// How many pods the host is running.

@@ -17,6 +17,9 @@ pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const OVERHEAD_CPU: &str = "canopy.io/pod-overhead-cpu";
 pub const OVERHEAD_MEMORY: &str = "canopy.io/pod-overhead-memory";
+/// The SHA-256 of the agent's self-signed serving certificate (hex): the API server pins it
+/// when it connects for logs and exec. Only the host itself (or an admin) may write its Node.
+pub const SERVING_CERT_SHA256: &str = "canopy.io/agent-serving-cert-sha256";
 /// Reported as the Node's kubeletVersion: the API version this agent speaks.
 pub const AGENT_VERSION: &str = "v1.32.4-canopy";
 
@@ -27,6 +30,13 @@ pub struct HostIdentity {
     pub zone: Option<String>,
     /// The address other hosts reach this one on (`InternalIP`).
     pub address: Option<String>,
+}
+
+/// The agent's HTTPS endpoint for the API server (`kubectl logs`, `kubectl exec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub port: u16,
+    pub cert_sha256: String,
 }
 
 fn now() -> MicroTime {
@@ -41,7 +51,7 @@ fn ready_condition() -> serde_json::Value {
     })
 }
 
-fn node_status(info: &RuntimeInfo, host: &HostIdentity) -> serde_json::Value {
+fn node_status(info: &RuntimeInfo, host: &HostIdentity, endpoint: Option<&Endpoint>) -> serde_json::Value {
     let cap = json!({
         "cpu": format!("{}m", info.capacity.cpu_milli),
         "memory": info.capacity.memory_bytes.to_string(),
@@ -52,6 +62,7 @@ fn node_status(info: &RuntimeInfo, host: &HostIdentity) -> serde_json::Value {
         addresses.insert(0, json!({"type": "InternalIP", "address": a}));
     }
     json!({
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": endpoint.map_or(0, |e| e.port)}},
         "capacity": cap,
         "allocatable": cap,
         "conditions": [ready_condition()],
@@ -65,7 +76,12 @@ fn node_status(info: &RuntimeInfo, host: &HostIdentity) -> serde_json::Value {
 }
 
 /// Creates or refreshes the host's Node: labels, overhead annotations and status.
-pub async fn register(nodes: &Api<Node>, info: &RuntimeInfo, host: &HostIdentity) -> kube::Result<()> {
+pub async fn register(
+    nodes: &Api<Node>,
+    info: &RuntimeInfo,
+    host: &HostIdentity,
+    endpoint: Option<&Endpoint>,
+) -> kube::Result<()> {
     let mut labels = json!({
         "kubernetes.io/hostname": host.name,
         "kubernetes.io/os": "linux",
@@ -78,9 +94,13 @@ pub async fn register(nodes: &Api<Node>, info: &RuntimeInfo, host: &HostIdentity
     let annotations = json!({
         OVERHEAD_CPU: format!("{}m", info.pod_overhead.cpu_milli),
         OVERHEAD_MEMORY: info.pod_overhead.memory_bytes.to_string(),
+        // null removes a pin left by an earlier run that served.
+        SERVING_CERT_SHA256: endpoint.map(|e| e.cert_sha256.clone()),
     });
+    let mut set = annotations.clone();
+    set.as_object_mut().expect("an object").retain(|_, v| !v.is_null());
     let node: Node = serde_json::from_value(json!({
-        "metadata": {"name": host.name, "labels": labels, "annotations": annotations},
+        "metadata": {"name": host.name, "labels": labels, "annotations": set},
     }))
     .expect("a Node of strings");
     match nodes.create(&PostParams::default(), &node).await {
@@ -91,7 +111,7 @@ pub async fn register(nodes: &Api<Node>, info: &RuntimeInfo, host: &HostIdentity
         }
         Err(e) => return Err(e),
     }
-    let status = json!({"status": node_status(info, host)});
+    let status = json!({"status": node_status(info, host, endpoint)});
     nodes.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status)).await?;
     Ok(())
 }

@@ -20,8 +20,14 @@ pub struct ContainerView<'a> {
     pub image_id: &'a str,
     pub state: Option<&'a ContainerState>,
     pub last: Option<&'a ContainerState>,
+    /// The container `last` describes, kept for `kubectl logs --previous`.
+    pub previous_id: Option<&'a str>,
     pub restarts: i32,
     pub waiting: Option<&'a Waiting>,
+    /// Past its startup probe, if it has one (reported only while it runs).
+    pub started: bool,
+    /// Started, and its readiness probe (if any) succeeds (reported only while it runs).
+    pub ready: bool,
 }
 
 pub struct Inputs<'a> {
@@ -58,10 +64,16 @@ fn container_status(v: &ContainerView) -> Value {
         "image": v.container.image.clone().unwrap_or_default(),
         "imageID": v.image_id,
         "state": state,
-        "lastState": v.last.map_or(json!({}), state_json),
-        "ready": is_running(v),
+        "lastState": v.last.map_or(json!({}), |last| {
+            let mut state = state_json(last);
+            if let (Some(id), Some(t)) = (v.previous_id, state.get_mut("terminated")) {
+                t["containerID"] = json!(id);
+            }
+            state
+        }),
+        "ready": v.ready && is_running(v),
         "restartCount": v.restarts,
-        "started": is_running(v),
+        "started": v.started && is_running(v),
     });
     if let Some(id) = v.id {
         s["containerID"] = json!(id);
@@ -121,25 +133,40 @@ fn condition(type_: &str, ok: bool, previous: &Pod, reason: Option<&str>) -> Val
     c
 }
 
+/// Every `readinessGates` condition is True in the pod's status (set by whoever owns it).
+fn readiness_gates_pass(pod: &Pod) -> bool {
+    let gates = pod.spec.as_ref().and_then(|s| s.readiness_gates.as_deref()).unwrap_or_default();
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    gates.iter().all(|g| conditions.iter().any(|c| c.type_ == g.condition_type && c.status == "True"))
+}
+
 pub fn pod_status(i: Inputs) -> Value {
     let policy = i.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
     let phase = phase(policy, i.init, i.main);
     let initialized = i.init.iter().all(|v| matches!(v.state, Some(ContainerState::Exited { exit_code: 0, .. })));
-    let ready = phase == "Running" && i.main.iter().all(is_running);
+    let containers_ready = phase == "Running" && i.main.iter().all(|v| v.ready && is_running(v));
+    let gates_ready = readiness_gates_pass(i.pod);
+    let ready_reason = if containers_ready { "ReadinessGatesNotReady" } else { "ContainersNotReady" };
     let mut conditions = vec![
         condition("PodReadyToStartContainers", i.pod_ip.is_some(), i.pod, None),
         condition("Initialized", initialized, i.pod, Some("ContainersNotInitialized")),
-        condition("Ready", ready, i.pod, Some("ContainersNotReady")),
-        condition("ContainersReady", ready, i.pod, Some("ContainersNotReady")),
+        condition("Ready", containers_ready && gates_ready, i.pod, Some(ready_reason)),
+        condition("ContainersReady", containers_ready, i.pod, Some("ContainersNotReady")),
     ];
-    if let Some(scheduled) = i
+    // Conditions others own: the scheduler's, and those of the pod's readiness gates.
+    let gates: Vec<&str> = i
         .pod
-        .status
+        .spec
         .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
-    {
-        conditions.push(serde_json::to_value(scheduled).unwrap_or_default());
+        .and_then(|s| s.readiness_gates.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|g| g.condition_type.as_str())
+        .collect();
+    for c in i.pod.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default() {
+        if c.type_ == "PodScheduled" || gates.contains(&c.type_.as_str()) {
+            conditions.push(serde_json::to_value(c).unwrap_or_default());
+        }
     }
     let mut status = json!({
         "phase": phase,
@@ -169,7 +196,18 @@ mod tests {
     use std::time::SystemTime;
 
     fn view<'a>(c: &'a Container, state: Option<&'a ContainerState>) -> ContainerView<'a> {
-        ContainerView { container: c, id: None, image_id: "", state, last: None, restarts: 0, waiting: None }
+        ContainerView {
+            container: c,
+            id: None,
+            image_id: "",
+            state,
+            last: None,
+            previous_id: None,
+            restarts: 0,
+            waiting: None,
+            started: true,
+            ready: true,
+        }
     }
 
     #[test]
@@ -188,5 +226,38 @@ mod tests {
         assert_eq!(phase("Always", &[], &[view(&c, Some(&ok))]), "Running");
         assert_eq!(phase("Never", &[view(&c, Some(&bad))], &[view(&c, None)]), "Failed");
         assert_eq!(phase("Always", &[view(&c, Some(&running))], &[view(&c, None)]), "Pending");
+    }
+
+    #[test]
+    fn readiness_drives_ready_conditions_and_gates() {
+        let c = Container { name: "a".into(), ..Default::default() };
+        let running = ContainerState::Running { started_at: SystemTime::now() };
+        let mut pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [], "readinessGates": [{"conditionType": "example.com/lb"}]},
+            "status": {"conditions": [{"type": "example.com/lb", "status": "False"}]},
+        }))
+        .expect("pod");
+        let cond = |s: &Value, t: &str| {
+            s["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == t)).map(|c| c["status"].clone())
+        };
+        let mut v = view(&c, Some(&running));
+        v.ready = false;
+        fn inputs<'a>(pod: &'a Pod, main: &'a [ContainerView<'a>]) -> Inputs<'a> {
+            Inputs { pod, init: &[], main, pod_ip: None, host_ip: None, start_time: None }
+        }
+        let s = pod_status(inputs(&pod, std::slice::from_ref(&v)));
+        assert_eq!(s["containerStatuses"][0]["ready"], false);
+        assert_eq!(s["containerStatuses"][0]["started"], true);
+        assert_eq!(cond(&s, "ContainersReady"), Some(json!("False")));
+        v.ready = true;
+        let s = pod_status(inputs(&pod, std::slice::from_ref(&v)));
+        assert_eq!(cond(&s, "ContainersReady"), Some(json!("True")));
+        assert_eq!(cond(&s, "Ready"), Some(json!("False")), "the gate is not passed");
+        assert_eq!(cond(&s, "example.com/lb"), Some(json!("False")), "gate conditions are kept");
+        pod.status = serde_json::from_value(json!({"conditions": [{"type": "example.com/lb", "status": "True"}]}))
+            .expect("status");
+        let s = pod_status(inputs(&pod, std::slice::from_ref(&v)));
+        assert_eq!(cond(&s, "Ready"), Some(json!("True")));
     }
 }

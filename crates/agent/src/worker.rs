@@ -1,7 +1,12 @@
-//! One task per pod bound to the host: drives the runtime toward the pod's spec (sandbox, init
-//! containers in order, then the app containers, restarts per `restartPolicy` with back-off),
-//! reports status like a kubelet, and on deletion stops everything within the grace period and
-//! lets the API server remove the pod.
+//! One task per pod bound to the host: drives the runtime toward the pod's spec (sandbox,
+//! volumes, init containers in order, then the app containers, restarts per `restartPolicy`
+//! with back-off, kills on failed liveness and startup probes), reports status like a kubelet,
+//! and on deletion stops everything within the grace period and lets the API server remove the
+//! pod.
+
+mod probe;
+mod probe_handlers;
+mod volumes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,11 +16,12 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::events::{Kind, Recorder};
 use crate::runtime::{ContainerState, Runtime, RuntimeError, Sandbox};
 use crate::status::{self, ContainerView, Waiting};
+use probe::{ProbeKind, Probers};
 
 /// How often a pod is re-checked without news from the API: soon while it is getting somewhere
 /// (containers starting, backing off, exiting), rarely once everything runs, so a host with
@@ -26,6 +32,11 @@ const BACKOFF_START: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// A container that ran this long resets its back-off (upstream's rule).
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
+/// How often configMap, secret and downwardAPI volumes are refreshed from the API (upstream
+/// syncs them about once a minute too).
+const VOLUME_REFRESH: Duration = Duration::from_secs(60);
+/// A volume that keeps failing is reported again (FailedMount) after this long.
+const MOUNT_EVENT_EVERY: Duration = Duration::from_secs(60);
 
 /// What the worker knows of one container.
 #[derive(Default)]
@@ -39,10 +50,38 @@ struct Record {
     backoff: Option<Duration>,
     not_before: Option<Instant>,
     waiting: Option<Waiting>,
+    /// The running instance's probers.
+    probers: Option<Probers>,
+    /// Its startup probe succeeded.
+    startup_ok: bool,
+    /// Its readiness probe's current result.
+    readiness_ok: bool,
+    /// A liveness or startup probe failed: the instance is to be killed.
+    kill: Option<ProbeKind>,
+}
+
+impl Record {
+    /// The instance is gone (exited or replaced): so are its probe results.
+    fn forget_probes(&mut self) {
+        self.probers = None;
+        self.startup_ok = false;
+        self.readiness_ok = false;
+        self.kill = None;
+    }
+}
+
+/// Where the pod's volumes stand.
+#[derive(Default)]
+struct VolumeState {
+    /// When they were last provided; `None` until the first success.
+    prepared: Option<Instant>,
+    /// The last failure reported as an Event, and when.
+    reported: Option<(String, Instant)>,
 }
 
 pub struct Worker {
     pods: Api<Pod>,
+    config: volumes::Reader,
     runtime: Arc<dyn Runtime>,
     events: Recorder,
     host_ip: Option<String>,
@@ -51,6 +90,9 @@ pub struct Worker {
     main: HashMap<String, Record>,
     start_time: Option<String>,
     last_status: Option<Value>,
+    volumes: VolumeState,
+    probe_tx: mpsc::UnboundedSender<probe::Update>,
+    probe_rx: Option<mpsc::UnboundedReceiver<probe::Update>>,
 }
 
 impl Worker {
@@ -61,8 +103,10 @@ impl Worker {
         events: Recorder,
         host_ip: Option<String>,
     ) -> Self {
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         Self {
-            pods: Api::namespaced(client, namespace),
+            pods: Api::namespaced(client.clone(), namespace),
+            config: volumes::Reader::new(client, namespace),
             runtime,
             events,
             host_ip,
@@ -71,12 +115,16 @@ impl Worker {
             main: HashMap::new(),
             start_time: None,
             last_status: None,
+            volumes: VolumeState::default(),
+            probe_tx,
+            probe_rx: Some(probe_rx),
         }
     }
 
     /// Runs until the pod is gone from the host. `updates` carries the latest pod, `None` once
     /// the API server no longer has it.
     pub async fn run(mut self, mut updates: watch::Receiver<Option<Pod>>) {
+        let mut probes = self.probe_rx.take().expect("a worker runs once");
         loop {
             let current = updates.borrow_and_update().clone();
             let Some(pod) = current else {
@@ -92,6 +140,7 @@ impl Worker {
             if let Err(e) = self.sync(&pod).await {
                 tracing::warn!(pod = %pod.name_any(), error = %e, "syncing the pod failed");
             }
+            let resync = self.resync_after();
             tokio::select! {
                 changed = updates.changed() => {
                     if changed.is_err() {
@@ -99,8 +148,29 @@ impl Worker {
                         return;
                     }
                 }
-                _ = tokio::time::sleep(self.resync_after()) => {}
+                Some(update) = probes.recv() => {
+                    self.on_probe(update);
+                    // Take every result that arrived meanwhile before syncing once.
+                    while let Ok(update) = probes.try_recv() {
+                        self.on_probe(update);
+                    }
+                }
+                _ = tokio::time::sleep(resync) => {}
             }
+        }
+    }
+
+    /// A prober's verdict on the container instance it probes.
+    fn on_probe(&mut self, u: probe::Update) {
+        let Some(rec) = self.main.get_mut(&u.container) else { return };
+        if rec.id.as_deref() != Some(u.id.as_str()) {
+            return;
+        }
+        match (u.kind, u.success) {
+            (ProbeKind::Readiness, ok) => rec.readiness_ok = ok,
+            (ProbeKind::Startup, true) => rec.startup_ok = true,
+            (kind, false) => rec.kill = Some(kind),
+            (ProbeKind::Liveness, true) => {}
         }
     }
 
@@ -143,6 +213,10 @@ impl Worker {
                 }
             }
         }
+        self.config.clear();
+        if !self.provide_volumes(pod).await {
+            return self.report(pod).await;
+        }
         let spec = pod.spec.clone().unwrap_or_default();
         let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let mut init_done = true;
@@ -169,6 +243,7 @@ impl Worker {
         if init_done {
             for c in &spec.containers {
                 self.refresh(c, false).await;
+                self.kill_if_unhealthy(pod, c).await;
                 let rec = self.main.entry(c.name.clone()).or_default();
                 let restart = match &rec.state {
                     None => true,
@@ -185,6 +260,75 @@ impl Worker {
         self.report(pod).await
     }
 
+    /// Resolves the pod's volumes and has the runtime provide them: until that first works, no
+    /// container starts (each failure is a `FailedMount` Event, repeated now and then); after
+    /// that, contents are refreshed every [`VOLUME_REFRESH`] and a failed refresh keeps the
+    /// last contents.
+    async fn provide_volumes(&mut self, pod: &Pod) -> bool {
+        let has_volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).is_some_and(|v| !v.is_empty());
+        let fresh = self.volumes.prepared.is_some_and(|t| t.elapsed() < VOLUME_REFRESH);
+        if !has_volumes || fresh {
+            return true;
+        }
+        let Some(sandbox) = self.sandbox.clone() else { return false };
+        let result = match self.config.volumes(pod).await {
+            Ok(volumes) => self.runtime.prepare_volumes(&sandbox, pod, &volumes).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                self.volumes = VolumeState { prepared: Some(Instant::now()), reported: None };
+                true
+            }
+            Err(message) if self.volumes.prepared.is_some() => {
+                tracing::warn!(pod = %pod.name_any(), error = %message, "refreshing volumes failed; keeping their contents");
+                self.volumes.prepared = Some(Instant::now());
+                true
+            }
+            Err(message) => {
+                let repeat = self
+                    .volumes
+                    .reported
+                    .as_ref()
+                    .is_some_and(|(m, at)| *m == message && at.elapsed() < MOUNT_EVENT_EVERY);
+                if !repeat {
+                    self.events.pod(pod, Kind::Warning, "FailedMount", message.clone());
+                    self.volumes.reported = Some((message, Instant::now()));
+                }
+                false
+            }
+        }
+    }
+
+    /// Kills a running container whose liveness or startup probe failed; the restart logic
+    /// then brings it back per `restartPolicy`.
+    async fn kill_if_unhealthy(&mut self, pod: &Pod, c: &Container) {
+        let Some(rec) = self.main.get_mut(&c.name) else { return };
+        let Some(kind) = rec.kill.take() else { return };
+        let (Some(id), Some(ContainerState::Running { .. })) = (rec.id.clone(), &rec.state) else { return };
+        let which = if kind == ProbeKind::Startup { "startup" } else { "liveness" };
+        self.events.pod(
+            pod,
+            Kind::Normal,
+            "Killing",
+            format!("Container {} failed {which} probe, will be restarted", c.name),
+        );
+        let probe = if kind == ProbeKind::Startup { &c.startup_probe } else { &c.liveness_probe };
+        let grace = probe
+            .as_ref()
+            .and_then(|p| p.termination_grace_period_seconds)
+            .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .unwrap_or(30)
+            .max(0);
+        rec.forget_probes();
+        if let Err(e) = self.runtime.stop_container(&id, Duration::from_secs(grace as u64)).await {
+            tracing::warn!(pod = %pod.name_any(), container = %c.name, error = %e, "killing an unhealthy container failed");
+        }
+        if let Ok(state) = self.runtime.container_state(&id).await {
+            rec.state = Some(state);
+        }
+    }
+
     /// Reads the runtime's state of a container the worker started.
     async fn refresh(&mut self, c: &Container, init: bool) {
         let records = if init { &mut self.init } else { &mut self.main };
@@ -195,6 +339,9 @@ impl Worker {
                 && started_at.elapsed().unwrap_or_default() > BACKOFF_RESET
             {
                 rec.backoff = None;
+            }
+            if matches!(state, ContainerState::Exited { .. }) {
+                rec.forget_probes();
             }
             rec.state = Some(state);
         }
@@ -232,7 +379,8 @@ impl Worker {
         }
         rec.not_before = None;
         let image = c.image.clone().unwrap_or_default();
-        match runtime.pull_image(pod, c).await {
+        let secrets = self.config.pull_secrets(pod).await;
+        match runtime.pull_image(pod, c, &secrets).await {
             Ok(id) => rec.image_id = id,
             Err(e) => {
                 let delay = next_backoff(rec.backoff);
@@ -246,7 +394,19 @@ impl Worker {
                 return;
             }
         }
-        match runtime.start_container(&sandbox, pod, c).await {
+        let resolved = match self.config.resolve_env(pod, c, sandbox.ip.as_deref()).await {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                // Retried at every sync, without back-off, as upstream does; reported once.
+                let waiting = Waiting { reason: "CreateContainerConfigError".into(), message: e.to_string() };
+                if rec.waiting.as_ref() != Some(&waiting) {
+                    self.events.pod(pod, Kind::Warning, "Failed", format!("Error: {e}"));
+                }
+                rec.waiting = Some(waiting);
+                return;
+            }
+        };
+        match runtime.start_container(&sandbox, pod, &resolved).await {
             Ok(id) => {
                 if let Some(old) = rec.previous_id.take() {
                     let _ = runtime.remove_container(&old).await;
@@ -257,6 +417,18 @@ impl Worker {
                     rec.previous_id = rec.id.take();
                 }
                 rec.state = runtime.container_state(&id).await.ok();
+                rec.forget_probes();
+                if !init {
+                    rec.probers = probe::spawn(probe::Target {
+                        runtime: runtime.clone(),
+                        sandbox: sandbox.clone(),
+                        pod: pod.clone(),
+                        container: resolved,
+                        id: id.clone(),
+                        events: self.events.clone(),
+                        updates: self.probe_tx.clone(),
+                    });
+                }
                 rec.id = Some(id);
                 rec.waiting = None;
                 self.events.pod(pod, Kind::Normal, "Started", format!("Started container {}", c.name));
@@ -278,12 +450,18 @@ impl Worker {
             .iter()
             .map(|c| {
                 let rec = records.get(&c.name);
+                // Whether it runs at all is status.rs's to judge; these are the probes' verdicts.
+                let started = c.startup_probe.is_none() || rec.is_some_and(|r| r.startup_ok);
+                let ready = started && (c.readiness_probe.is_none() || rec.is_some_and(|r| r.readiness_ok));
                 ContainerView {
                     container: c,
+                    ready,
+                    started,
                     id: rec.and_then(|r| r.id.as_deref()),
                     image_id: rec.map(|r| r.image_id.as_str()).unwrap_or_default(),
                     state: rec.and_then(|r| r.state.as_ref()),
                     last: rec.and_then(|r| r.last.as_ref()),
+                    previous_id: rec.and_then(|r| r.previous_id.as_deref()),
                     restarts: rec.map_or(0, |r| r.restarts),
                     waiting: rec.and_then(|r| r.waiting.as_ref()),
                 }

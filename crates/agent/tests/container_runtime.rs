@@ -5,112 +5,17 @@
 //! Needs root and the Debian packages runc, iproute2, docker-registry, umoci, skopeo and
 //! busybox-static; without them the test says so on stderr and returns.
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use canopy_agent::runtime::container::{ContainerConfig, ContainerRuntime};
-use canopy_agent::runtime::{ContainerState, Resources, Runtime, Sandbox};
+use canopy_agent::runtime::{ContainerState, PodVolume, Resources, Runtime, Sandbox, VolumeFile, VolumeSource};
+use common::{Registry, cannot_run};
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-
-const TOOLS: &[&str] = &[
-    "/usr/sbin/runc",
-    "/usr/sbin/ip",
-    "/usr/bin/docker-registry",
-    "/usr/bin/umoci",
-    "/usr/bin/skopeo",
-    "/bin/busybox",
-];
-
-fn cannot_run() -> bool {
-    let missing: Vec<_> = TOOLS.iter().filter(|t| !Path::new(t).exists()).collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "SKIPPED: {missing:?} not installed (apt-get install runc iproute2 docker-registry umoci skopeo busybox-static)"
-        );
-        return true;
-    }
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.ok().as_deref() != Some("0") {
-        eprintln!("SKIPPED: the container runtime test needs root (network namespaces, mounts, runc)");
-        return true;
-    }
-    false
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A registry on a free loopback port, killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("free port").port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, addr, _dir: dir }
-    }
-
-    /// Builds a busybox image (with the applets the test uses) and pushes it as `<repo>:1`.
-    fn push_busybox(&self, repo: &str) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let layout = dir.path().join("layout");
-        let bundle = dir.path().join("bundle");
-        let image = format!("{}:1", layout.display());
-        run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
-        run(Command::new("umoci").args(["new", "--image", &image]));
-        run(Command::new("umoci").args(["unpack", "--rootless", "--image", &image]).arg(&bundle));
-        let bin = bundle.join("rootfs/bin");
-        std::fs::create_dir_all(&bin).expect("bin");
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
-        for applet in ["sh", "sleep", "ping", "nc", "cat", "echo"] {
-            std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("symlink");
-        }
-        run(Command::new("umoci").args(["repack", "--image", &image]).arg(&bundle));
-        run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "/bin/sh"]));
-        run(Command::new("skopeo")
-            .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
-            .arg(format!("oci:{image}"))
-            .arg(format!("docker://{}/{repo}:1", self.addr)));
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn pod(name: &str, uid: &str) -> Pod {
     let mut pod = Pod::default();
@@ -168,9 +73,8 @@ async fn runs_pods_with_runc_on_a_private_bridge() {
     if cannot_run() {
         return;
     }
-    let registry = Registry::start();
-    registry.push_busybox("test/busybox");
-    let image = format!("{}/test/busybox:1", registry.addr);
+    let registry = Registry::start(None);
+    let image = registry.push_busybox("test/busybox", None);
     let data = tempfile::tempdir().expect("data dir");
     // Unique per run, so parallel or leftover runs never share a bridge namespace.
     let suffix = std::process::id();
@@ -210,7 +114,7 @@ async fn runs_pods_with_runc_on_a_private_bridge() {
         limits: Some([("memory".to_string(), Quantity("64Mi".into()))].into()),
         ..ResourceRequirements::default()
     });
-    let image_id = rt.pull_image(&server_pod, &server).await.expect("pull");
+    let image_id = rt.pull_image(&server_pod, &server, &[]).await.expect("pull");
     assert!(image_id.starts_with(&format!("docker-pullable://{}/test/busybox@sha256:", registry.addr)), "{image_id}");
     let web = rt.start_container(&server_sb, &server_pod, &server).await.expect("start");
     assert!(web.starts_with("runc://"), "{web}");
@@ -237,11 +141,54 @@ async fn runs_pods_with_runc_on_a_private_bridge() {
         &image,
         &format!("ping -c1 -W2 {server_ip} && nc -w 2 {server_ip} 8080 </dev/null | grep served"),
     );
-    rt.pull_image(&client_pod, &probe).await.expect("pull again");
+    rt.pull_image(&client_pod, &probe, &[]).await.expect("pull again");
     let probe_id = rt.start_container(&client_sb, &client_pod, &probe).await.expect("start probe");
     let state = wait_exited(&rt, &probe_id, Duration::from_secs(8)).await;
     let probe_log = std::fs::read_to_string(rt.log_path(&probe_id).expect("log")).unwrap_or_default();
     assert_eq!(exit_code(&state), Some(0), "probe: {state:?}\n{probe_log}");
+
+    // Pod files and volumes: /etc/hosts names the pod, a file volume is read-only, an emptyDir
+    // is writable, at a subPath too.
+    let volumes = [
+        PodVolume {
+            name: "cfg".into(),
+            source: VolumeSource::Files(vec![VolumeFile {
+                path: "k/v".into(),
+                data: b"value\n".to_vec(),
+                mode: 0o600,
+            }]),
+        },
+        PodVolume {
+            name: "scratch".into(),
+            source: VolumeSource::EmptyDir { memory: true, size_limit: Some("1Mi".into()) },
+        },
+    ];
+    let mut files_pod = server_pod.clone();
+    files_pod.spec = Some(
+        serde_json::from_value(serde_json::json!({"containers": [], "volumes": [
+            {"name": "cfg", "configMap": {"name": "c"}}, {"name": "scratch", "emptyDir": {"medium": "Memory"}},
+        ]}))
+        .expect("spec"),
+    );
+    rt.prepare_volumes(&server_sb, &files_pod, &volumes).await.expect("volumes");
+    let script = format!(
+        "grep 'server$' /etc/hosts | grep -q '^{server_ip}' && [ \"$(cat /etc/hostname)\" = server ] \
+         && grep -q ndots:5 /etc/resolv.conf && [ \"$(cat /cfg/k/v)\" = value ] && ! touch /cfg/x 2>/dev/null \
+         && echo hi > /scratch/a && echo sub > /sub/b && [ \"$(cat /scratch/sub/b)\" = sub ]"
+    );
+    let mut files = container("files", &image, &script);
+    files.volume_mounts = Some(
+        serde_json::from_value(serde_json::json!([
+            {"name": "cfg", "mountPath": "/cfg"},
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "scratch", "mountPath": "/sub", "subPath": "sub"},
+        ]))
+        .expect("mounts"),
+    );
+    let files_id = rt.start_container(&server_sb, &files_pod, &files).await.expect("start files");
+    let state = wait_exited(&rt, &files_id, Duration::from_secs(5)).await;
+    let files_log = std::fs::read_to_string(rt.log_path(&files_id).expect("log")).unwrap_or_default();
+    assert_eq!(exit_code(&state), Some(0), "files: {state:?}\n{files_log}");
 
     // Exit codes come through.
     let three =
@@ -264,6 +211,9 @@ async fn runs_pods_with_runc_on_a_private_bridge() {
         rt.remove_sandbox(sandbox).await.expect("remove sandbox");
         assert!(!netns_exists(sandbox), "{} is gone", sandbox.id);
     }
+    let pod_cgroup =
+        format!("/sys/fs/cgroup/memory/canopy/pod{}", server_pod.metadata.uid.as_deref().unwrap_or_default());
+    assert!(!Path::new(&pod_cgroup).exists(), "{pod_cgroup} is removed with the sandbox");
     let pods: Vec<PathBuf> =
         std::fs::read_dir(data.path().join("pods")).expect("pods").flatten().map(|e| e.path()).collect();
     assert!(pods.is_empty(), "{pods:?}");

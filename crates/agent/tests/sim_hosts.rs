@@ -2,28 +2,17 @@
 //! bound to them to Running (or to Succeeded/Failed per restartPolicy), and finish graceful
 //! deletions.
 
+mod common;
+
 use std::time::Duration;
+
+use common::server;
 
 use canopy_agent::sim::{Sim, SimOptions};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-
-async fn server() -> (tempfile::TempDir, canopy_apiserver::RunningServer, kube::Client) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = canopy_apiserver::start(canopy_apiserver::ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        extra_sans: vec![],
-    })
-    .await
-    .expect("server");
-    let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
-    let client = kube::Client::try_from(config).expect("client");
-    (dir, server, client)
-}
 
 fn pod(name: &str, node: &str, command: Option<&[&str]>, policy: &str) -> Pod {
     let mut c = serde_json::json!({"name": "app", "image": "busybox"});
@@ -35,16 +24,6 @@ fn pod(name: &str, node: &str, command: Option<&[&str]>, policy: &str) -> Pod {
         "spec": {"nodeName": node, "restartPolicy": policy, "containers": [c]},
     }))
     .expect("pod")
-}
-
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn phase(pods: &Api<Pod>, name: &str) -> Option<String> {
@@ -65,11 +44,11 @@ async fn simulated_hosts_run_their_pods() {
     assert_eq!(status.capacity.expect("capacity")["pods"].0, "110");
     assert!(status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True"));
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    wait_for("the lease", async || leases.get("h-000").await.ok()).await;
+    common::wait_for("the lease", Duration::from_secs(10), async || leases.get("h-000").await.ok()).await;
 
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     pods.create(&PostParams::default(), &pod("web", "h-000", None, "Always")).await.expect("create");
-    let running = wait_for("web Running", async || {
+    let running = common::wait_for("web Running", Duration::from_secs(10), async || {
         let p = pods.get("web").await.ok()?;
         (p.status.as_ref()?.phase.as_deref() == Some("Running")).then_some(p)
     })
@@ -84,8 +63,14 @@ async fn simulated_hosts_run_their_pods() {
     // Containers that exit: restartPolicy decides the phase.
     pods.create(&PostParams::default(), &pod("ok", "h-001", Some(&["exit", "0"]), "Never")).await.expect("create");
     pods.create(&PostParams::default(), &pod("bad", "h-001", Some(&["exit", "3"]), "Never")).await.expect("create");
-    wait_for("ok Succeeded", async || (phase(&pods, "ok").await.as_deref() == Some("Succeeded")).then_some(())).await;
-    wait_for("bad Failed", async || (phase(&pods, "bad").await.as_deref() == Some("Failed")).then_some(())).await;
+    common::wait_for("ok Succeeded", Duration::from_secs(10), async || {
+        (phase(&pods, "ok").await.as_deref() == Some("Succeeded")).then_some(())
+    })
+    .await;
+    common::wait_for("bad Failed", Duration::from_secs(10), async || {
+        (phase(&pods, "bad").await.as_deref() == Some("Failed")).then_some(())
+    })
+    .await;
     let bad = pods.get("bad").await.expect("bad");
     let terminated = bad.status.and_then(|s| s.container_statuses).expect("statuses")[0]
         .state
@@ -96,7 +81,7 @@ async fn simulated_hosts_run_their_pods() {
 
     // A graceful delete: the host stops the pod, then the pod is gone.
     pods.delete("web", &DeleteParams::default()).await.expect("delete");
-    wait_for("web gone", async || pods.get("web").await.is_err().then_some(())).await;
+    common::wait_for("web gone", Duration::from_secs(10), async || pods.get("web").await.is_err().then_some(())).await;
     // A pod bound to a host nobody runs stays Pending.
     pods.create(&PostParams::default(), &pod("lost", "elsewhere", None, "Always")).await.expect("create");
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -8,6 +8,7 @@
 //! the store; everything else is an API client.
 
 mod admit;
+mod agents;
 mod apply;
 mod auth;
 mod controllers;
@@ -65,6 +66,8 @@ pub struct Api {
     quota_locks: Arc<quota::QuotaLocks>,
     /// Watch events encoded once for all watchers.
     encoded: Arc<handlers::EncodedEvents>,
+    /// Credentials for the proxied host endpoints (logs, exec).
+    agents: Arc<agents::Agents>,
 }
 
 /// The most non-watch requests served at once; more get 429 with `Retry-After`.

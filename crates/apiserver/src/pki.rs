@@ -13,7 +13,13 @@ pub struct Pki {
     pub cert_pem: String,
     pub key_pem: String,
     pub admin_token: String,
+    /// The client certificate the server presents to host agents (logs, exec), CA-signed.
+    pub agent_client_cert_pem: String,
+    pub agent_client_key_pem: String,
 }
+
+/// The common name host agents accept (canopy-agent's `server::tls::APISERVER_CLIENT_CN`).
+pub const AGENT_CLIENT_CN: &str = "canopy-apiserver-agent-client";
 
 pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -74,6 +80,17 @@ impl Pki {
             std::fs::write(&cert_path, cert.pem())?;
             std::fs::write(&sans_path, &want_sans)?;
         }
+        let (client_cert_path, client_key_path) = (pki.join("agent-client.crt"), pki.join("agent-client.key"));
+        if !client_cert_path.exists() {
+            let issuer = Issuer::new(ca_params()?, KeyPair::from_pem(&ca_key_pem).context("parsing CA key")?);
+            let key = KeyPair::generate().context("generating the agent client key")?;
+            let mut params = CertificateParams::new(Vec::<String>::new()).context("agent client certificate")?;
+            params.distinguished_name.push(DnType::CommonName, AGENT_CLIENT_CN);
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = params.signed_by(&key, &issuer).context("signing the agent client certificate")?;
+            write_private(&client_key_path, &key.serialize_pem())?;
+            std::fs::write(&client_cert_path, cert.pem())?;
+        }
         let token_path = pki.join("admin.token");
         if !token_path.exists() {
             write_private(&token_path, &random_token())?;
@@ -83,6 +100,8 @@ impl Pki {
             cert_pem: std::fs::read_to_string(&cert_path)?,
             key_pem: std::fs::read_to_string(&key_path)?,
             admin_token: std::fs::read_to_string(&token_path)?.trim().to_string(),
+            agent_client_cert_pem: std::fs::read_to_string(&client_cert_path)?,
+            agent_client_key_pem: std::fs::read_to_string(&client_key_path)?,
         })
     }
 

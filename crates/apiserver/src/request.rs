@@ -54,15 +54,20 @@ pub fn parse_resource_path(group: &str, version: &str, segments: &[&str]) -> Api
 
 /// Query parameters; empty pairs (`?&limit=500`, as kube-rs sends) are tolerated.
 #[derive(Debug, Default, Clone)]
-pub struct Query(HashMap<String, String>);
+pub struct Query(HashMap<String, String>, Vec<(String, String)>);
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
-        let map = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .filter(|(k, _)| !k.is_empty())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Self(map)
+        Self(pairs.iter().cloned().collect(), pairs)
+    }
+
+    /// Every value of a repeatable parameter (`command` of exec), in order.
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.1.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -142,6 +142,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         inflight: Arc::new(tokio::sync::Semaphore::new(crate::MAX_REQUESTS_INFLIGHT)),
         encoded: Arc::default(),
         quota_locks: quota_locks.clone(),
+        agents: Arc::new(crate::agents::Agents::new(&pki.agent_client_cert_pem, &pki.agent_client_key_pem)?),
     };
     let app = crate::router(api);
     let acceptor = tls_acceptor(&pki)?;

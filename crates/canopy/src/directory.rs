@@ -50,6 +50,11 @@ pub enum GroupCommand {
 }
 
 pub async fn admin_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+    Ok(kube::Client::try_from(admin_config(kubeconfig).await?)?)
+}
+
+/// The client configuration of `kubeconfig` (else KUBECONFIG or ~/.kube/config).
+pub async fn admin_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
     let config = match kubeconfig {
         Some(path) => {
             let kc =
@@ -58,7 +63,7 @@ pub async fn admin_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::C
         }
         None => kube::Config::infer().await.context("no --kubeconfig given and none found in KUBECONFIG or ~/.kube")?,
     };
-    Ok(kube::Client::try_from(config)?)
+    Ok(config)
 }
 
 fn api(client: kube::Client, kind: &str) -> Api<DynamicObject> {

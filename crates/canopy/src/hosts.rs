@@ -1,13 +1,15 @@
-//! `canopy agent` (one host) and `canopy sim` (many simulated hosts in one process).
+//! `canopy agent` (one host) and `canopy sim` (many simulated hosts in one process); `canopy up`
+//! runs its local host with [`run_host`], as `canopy agent` does.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use canopy_agent::runtime::Resources;
 use canopy_agent::runtime::container::{ContainerConfig, ContainerRuntime};
 use canopy_agent::runtime::sim::{SimConfig, SimRuntime};
+use canopy_agent::runtime::{Resources, Runtime};
 
 /// How a host reaches the API server: a kubeconfig, or a server URL with a bearer token file
 /// (a ServiceAccount token bound to `system:node`).
@@ -28,8 +30,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    async fn client(&self) -> anyhow::Result<kube::Client> {
-        let Some(server) = &self.server else { return crate::directory::admin_client(self.kubeconfig.clone()).await };
+    async fn config(&self) -> anyhow::Result<kube::Config> {
+        let Some(server) = &self.server else { return crate::directory::admin_config(self.kubeconfig.clone()).await };
         let token_file = self.token_file.as_ref().context("--server needs --token-file")?;
         let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
         let mut config = kube::Config::new(server.parse().with_context(|| format!("--server {server}"))?);
@@ -41,7 +43,11 @@ impl Connection {
                 .with_context(|| format!("{} is not PEM", ca.display()))?;
             config.root_cert = Some(certs.into_iter().map(|c| c.to_vec()).collect());
         }
-        Ok(kube::Client::try_from(config)?)
+        Ok(config)
+    }
+
+    async fn client(&self) -> anyhow::Result<kube::Client> {
+        Ok(kube::Client::try_from(self.config().await?)?)
     }
 }
 
@@ -56,14 +62,44 @@ pub enum RuntimeKind {
 /// Capacity the host offers to pods.
 #[derive(clap::Args)]
 pub struct Capacity {
-    /// CPU cores offered to pods.
-    #[arg(long, default_value_t = 16)]
-    cpus: i64,
-    /// Memory offered to pods, in GiB.
-    #[arg(long, default_value_t = 64)]
-    memory_gib: i64,
+    /// CPU cores offered to pods (default: this machine's CPUs for a container host, 16 for a
+    /// simulated one).
+    #[arg(long)]
+    cpus: Option<i64>,
+    /// Memory offered to pods, in GiB (default: for a container host, this machine's memory less
+    /// max(10%, 1 GiB) for the system and Canopy; 64 for a simulated one).
+    #[arg(long)]
+    memory_gib: Option<i64>,
     #[arg(long, default_value_t = 110)]
     max_pods: i64,
+}
+
+impl Capacity {
+    /// A real host's: the flags, else what this machine has ([`crate::machine`]).
+    pub fn of_this_machine(&self) -> anyhow::Result<Resources> {
+        let machine = match (self.cpus, self.memory_gib) {
+            (Some(cpus), Some(gib)) => Resources { cpu_milli: cpus * 1000, memory_bytes: gib << 30 },
+            _ => crate::machine::resources()?,
+        };
+        Ok(self.over(machine))
+    }
+
+    /// A simulated host's: the flags, else 16 CPUs and 64 GiB.
+    fn simulated(&self) -> Resources {
+        self.over(Resources { cpu_milli: 16_000, memory_bytes: 64 << 30 })
+    }
+
+    fn over(&self, default: Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpus.map_or(default.cpu_milli, |c| c * 1000),
+            memory_bytes: self.memory_gib.map_or(default.memory_bytes, |g| g << 30),
+        }
+    }
+}
+
+/// How simulated hosts behave.
+#[derive(clap::Args)]
+pub struct SimTuning {
     /// Per-pod memory overhead of the simulated runtime, in MiB.
     #[arg(long, default_value_t = 0)]
     overhead_mib: i64,
@@ -72,20 +108,50 @@ pub struct Capacity {
     start_latency_ms: u64,
 }
 
-impl Capacity {
-    fn resources(&self) -> Resources {
-        Resources { cpu_milli: self.cpus * 1000, memory_bytes: self.memory_gib << 30 }
-    }
-
-    fn config(&self) -> SimConfig {
+impl SimTuning {
+    fn config(&self, capacity: &Capacity) -> SimConfig {
         SimConfig {
-            capacity: self.resources(),
-            max_pods: self.max_pods,
+            capacity: capacity.simulated(),
+            max_pods: capacity.max_pods,
             pod_overhead: Resources { cpu_milli: 0, memory_bytes: self.overhead_mib << 20 },
             start_latency: Duration::from_millis(self.start_latency_ms),
             host_index: 0,
         }
     }
+}
+
+/// The container runtime's settings, the same for `canopy agent` and `canopy up`.
+#[derive(clap::Args)]
+pub struct ContainerArgs {
+    /// A registry (HOST:PORT) that may be spoken to over plain HTTP (repeatable).
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// The pods' network on this host (container runtime); its .1 is the pods' gateway.
+    #[arg(long, default_value = "10.88.0.0/24")]
+    pod_cidr: String,
+    /// The bridge pods attach to (container runtime); it lives in the network namespace
+    /// `canopy-host-BRIDGE`, so hosts sharing a machine (tests) keep separate pod networks.
+    #[arg(long, default_value = "canopy0")]
+    bridge: String,
+}
+
+impl ContainerArgs {
+    /// The runtime's configuration, keeping its state under `data_dir`.
+    pub fn config(&self, data_dir: &Path, capacity: &Capacity) -> anyhow::Result<ContainerConfig> {
+        Ok(ContainerConfig {
+            data_dir: data_dir.to_path_buf(),
+            insecure_registries: self.insecure_registries.clone(),
+            capacity: capacity.of_this_machine()?,
+            max_pods: capacity.max_pods,
+            bridge: self.bridge.clone(),
+            pod_cidr: self.pod_cidr.clone(),
+            host_netns: None,
+        })
+    }
+}
+
+pub fn container_runtime(config: ContainerConfig) -> anyhow::Result<Arc<dyn Runtime>> {
+    Ok(Arc::new(ContainerRuntime::new(config).context("starting the container runtime (is runc installed?)")?))
 }
 
 #[derive(clap::Args)]
@@ -106,46 +172,72 @@ pub struct AgentArgs {
     /// The address other hosts reach this one on (reported as the Node's InternalIP).
     #[arg(long)]
     address: Option<String>,
-    /// A registry (HOST:PORT) that may be spoken to over plain HTTP (repeatable).
-    #[arg(long = "insecure-registry")]
-    insecure_registries: Vec<String>,
-    /// The pods' network on this host (container runtime); its .1 is the pods' gateway.
-    #[arg(long, default_value = "10.88.0.0/24")]
-    pod_cidr: String,
+    /// Where the agent serves logs and exec to the API server (HTTPS; only the API server's
+    /// client certificate is accepted).
+    #[arg(long, default_value = "0.0.0.0:10250")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    container: ContainerArgs,
     #[command(flatten)]
     capacity: Capacity,
+    #[command(flatten)]
+    sim: SimTuning,
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_lowercase())
         .unwrap_or_else(|_| "host".into())
 }
 
+/// One host as `canopy agent` and `canopy up` run it.
+pub struct HostSpec {
+    pub identity: canopy_agent::HostIdentity,
+    /// Where the host keeps its state; its serving certificate goes in `pki` below it.
+    pub data_dir: PathBuf,
+    /// Where it serves logs and exec to the API server.
+    pub listen: SocketAddr,
+}
+
+/// Runs a host until the process ends: the runtime `runtime` makes once the API server's
+/// credentials are known to be usable, and the HTTPS endpoint the API server proxies logs and
+/// exec to.
+pub async fn run_host(
+    config: kube::Config,
+    spec: HostSpec,
+    runtime: impl FnOnce() -> anyhow::Result<Arc<dyn Runtime>>,
+) -> anyhow::Result<()> {
+    let cluster_ca: Vec<_> = config.root_cert.clone().unwrap_or_default().into_iter().map(Into::into).collect();
+    if cluster_ca.is_empty() {
+        anyhow::bail!(
+            "the agent needs the cluster CA to authenticate the API server: use a kubeconfig with \
+             certificate-authority-data or --certificate-authority"
+        );
+    }
+    let client = kube::Client::try_from(config)?;
+    std::fs::create_dir_all(&spec.data_dir).with_context(|| format!("creating {}", spec.data_dir.display()))?;
+    let runtime = runtime()?;
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    names.extend(spec.identity.address.iter().filter(|addr| !names.contains(addr)).cloned().collect::<Vec<_>>());
+    let serve =
+        canopy_agent::server::ServeConfig { listen: spec.listen, names, dir: spec.data_dir.join("pki"), cluster_ca };
+    canopy_agent::run(client, runtime, canopy_agent::HostConfig::new(spec.identity), Some(serve)).await
+}
+
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
-    let client = a.connection.client().await?;
-    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("creating {}", a.data_dir.display()))?;
-    let runtime: Arc<dyn canopy_agent::runtime::Runtime> = match a.runtime {
-        RuntimeKind::Container => {
-            let config = ContainerConfig {
-                data_dir: a.data_dir.clone(),
-                insecure_registries: a.insecure_registries.clone(),
-                capacity: a.capacity.resources(),
-                max_pods: a.capacity.max_pods,
-                bridge: "canopy0".into(),
-                pod_cidr: a.pod_cidr.clone(),
-                host_netns: None,
-            };
-            Arc::new(ContainerRuntime::new(config).context("starting the container runtime (is runc installed?)")?)
-        }
-        RuntimeKind::Sim => {
-            eprintln!("canopy agent: runtime sim: pods are simulated, nothing runs on this machine");
-            Arc::new(SimRuntime::new(a.capacity.config()))
-        }
-    };
+    let config = a.connection.config().await?;
     let identity =
         canopy_agent::HostIdentity { name: a.name.unwrap_or_else(hostname), zone: a.zone, address: a.address };
-    canopy_agent::run(client, runtime, canopy_agent::HostConfig::new(identity)).await
+    let spec = HostSpec { identity, data_dir: a.data_dir.clone(), listen: a.listen };
+    let (container, capacity, sim) = (a.container, a.capacity, a.sim);
+    run_host(config, spec, move || match a.runtime {
+        RuntimeKind::Container => container_runtime(container.config(&a.data_dir, &capacity)?),
+        RuntimeKind::Sim => {
+            eprintln!("canopy agent: runtime sim: pods are simulated, nothing runs on this machine");
+            Ok(Arc::new(SimRuntime::new(sim.config(&capacity))))
+        }
+    })
+    .await
 }
 
 #[derive(clap::Args)]
@@ -165,6 +257,8 @@ pub struct SimArgs {
     lease_seconds: i32,
     #[command(flatten)]
     capacity: Capacity,
+    #[command(flatten)]
+    tuning: SimTuning,
 }
 
 pub async fn sim(a: SimArgs) -> anyhow::Result<()> {
@@ -173,7 +267,7 @@ pub async fn sim(a: SimArgs) -> anyhow::Result<()> {
         hosts: a.hosts,
         zones: a.zones,
         name_prefix: a.name_prefix,
-        host: a.capacity.config(),
+        host: a.tuning.config(&a.capacity),
         lease_seconds: a.lease_seconds,
     };
     let started = std::time::Instant::now();

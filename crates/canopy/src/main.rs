@@ -10,6 +10,8 @@ mod directory;
 mod doctor;
 mod hosts;
 mod login;
+mod machine;
+mod up;
 
 /// mimalloc: a server allocating many short-lived JSON trees on several threads keeps far less
 /// memory than with glibc's per-thread arenas (`canopy-bench`: 375 MiB instead of 990 MiB).
@@ -27,8 +29,9 @@ struct Cli {
 enum Command {
     /// Run the API server (HTTPS) over an embedded store in DATA_DIR.
     Server(ServerArgs),
-    /// Run the control plane on this machine with defaults (API server, scheduler, controllers).
-    Up(UpArgs),
+    /// Run everything on this machine: the control plane (API server, scheduler, controllers)
+    /// and a local host that runs pods.
+    Up(up::UpArgs),
     /// Manage users of the built-in directory (admin).
     User {
         #[command(subcommand)]
@@ -69,18 +72,11 @@ struct ServerArgs {
     tls_sans: Vec<String>,
 }
 
-#[derive(clap::Args)]
-struct UpArgs {
-    #[arg(long, default_value = "canopy-data")]
-    data_dir: PathBuf,
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-}
-
-async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -> anyhow::Result<()> {
-    let server = canopy_apiserver::start(canopy_apiserver::ServerConfig { data_dir, listen, extra_sans })
-        .await
-        .context("starting the API server")?;
+/// The API server with the platform's controllers and scheduler beside it, until it stops.
+async fn start_control_plane(
+    config: canopy_apiserver::ServerConfig,
+) -> anyhow::Result<canopy_apiserver::RunningServer> {
+    let server = canopy_apiserver::start(config).await.context("starting the API server")?;
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
     // The platform's controllers are API clients like any other, over HTTPS.
     let controllers_client = directory::admin_client(Some(server.kubeconfig.clone())).await?;
@@ -95,12 +91,20 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -
             tracing::error!(error = %e, "the scheduler stopped");
         }
     });
-    eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
+    Ok(server)
+}
+
+/// How hosts join a control plane that runs none itself.
+fn print_join_hint(kubeconfig: &std::path::Path) {
     eprintln!(
         "canopy: hosts join with `canopy agent --kubeconfig {0}` (or `canopy sim --kubeconfig {0} --hosts 3`); \
          `canopy doctor` tells what this machine can run",
-        server.kubeconfig.display()
+        kubeconfig.display()
     );
+}
+
+/// Serves until the server fails, Ctrl-C or SIGTERM.
+async fn until_stopped(server: canopy_apiserver::RunningServer) -> anyhow::Result<()> {
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("SIGTERM handler")?;
     tokio::select! {
@@ -116,6 +120,14 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr, extra_sans: Vec<String>) -
     }
 }
 
+async fn serve(a: ServerArgs) -> anyhow::Result<()> {
+    let config = canopy_apiserver::ServerConfig { data_dir: a.data_dir, listen: a.listen, extra_sans: a.tls_sans };
+    let server = start_control_plane(config).await?;
+    eprintln!("canopy: try `kubectl --kubeconfig {} get namespaces`", server.kubeconfig.display());
+    print_join_hint(&server.kubeconfig);
+    until_stopped(server).await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -123,8 +135,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Server(a) => serve(a.data_dir, a.listen, a.tls_sans).await,
-        Command::Up(a) => serve(a.data_dir, a.listen, Vec::new()).await,
+        Command::Server(a) => serve(a).await,
+        Command::Up(a) => up::up(a).await,
         Command::User { command, kubeconfig } => directory::user(command, kubeconfig).await,
         Command::Group { command, kubeconfig } => directory::group(command, kubeconfig).await,
         Command::Login(a) => login::login(a).await,

@@ -4,86 +4,23 @@
 //! Needs the Debian packages docker-registry, umoci, skopeo and busybox-static; without them
 //! every test says so on stderr and returns.
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use canopy_oci::{Credentials, ImageRef, PullError, PullPolicy, Puller, PullerConfig};
+use canopy_testkit::{HTPASSWD, Registry, run};
 
-const TOOLS: &[&str] = &["/usr/bin/docker-registry", "/usr/bin/umoci", "/usr/bin/skopeo", "/bin/busybox"];
-/// bcrypt (cost 4, to keep per-request verification fast) of "s3cret" for user "puller".
-const HTPASSWD: &str = "puller:$2b$04$13aQV6XxgpjP8eflVbXvjO/VIaXqzQNMqFLDS.GP7/aJz0T/LXEUu\n";
-
-fn tools_missing() -> bool {
-    let missing: Vec<_> = TOOLS.iter().filter(|t| !Path::new(t).exists()).collect();
-    if !missing.is_empty() {
-        eprintln!("SKIPPED: {missing:?} not installed (apt-get install docker-registry umoci skopeo busybox-static)");
-    }
-    !missing.is_empty()
+/// What these tests ask of the shared registry beyond starting it.
+trait Oci {
+    fn push(&self, repo: &str, creds: Option<&str>) -> String;
+    fn image(&self, repo_tag: &str) -> ImageRef;
+    fn puller(&self, cache: &Path) -> Puller;
 }
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A registry on a free loopback port, killed on drop.
-struct Registry {
-    child: Option<Child>,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(htpasswd: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("free port").port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        );
-        if let Some(users) = htpasswd {
-            let path = dir.path().join("htpasswd");
-            std::fs::write(&path, users).expect("htpasswd");
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", path.display()));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child: Some(child), addr, _dir: dir }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
+impl Oci for Registry {
     /// Pushes the test image as `<repo>:1` and returns the digest skopeo reports.
     fn push(&self, repo: &str, creds: Option<&str>) -> String {
         let dest = format!("docker://{}/{repo}:1", self.addr);
@@ -110,12 +47,6 @@ impl Registry {
         let mut config = PullerConfig::new(cache);
         config.insecure_registries = vec![self.addr.clone()];
         Puller::new(config).expect("puller")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -162,7 +93,7 @@ fn image_layout() -> &'static Path {
 
 #[tokio::test]
 async fn pulls_verifies_unpacks_and_caches() {
-    if tools_missing() {
+    if canopy_testkit::cannot_run_registry() {
         return;
     }
     let mut registry = Registry::start(None);
@@ -220,7 +151,7 @@ async fn pulls_verifies_unpacks_and_caches() {
 
 #[tokio::test]
 async fn registry_errors_map_to_kubelet_reasons() {
-    if tools_missing() {
+    if canopy_testkit::cannot_run_registry() {
         return;
     }
     let registry = Registry::start(None);
@@ -245,7 +176,7 @@ async fn registry_errors_map_to_kubelet_reasons() {
 
 #[tokio::test]
 async fn htpasswd_registry_requires_credentials() {
-    if tools_missing() {
+    if canopy_testkit::cannot_run_registry() {
         return;
     }
     let registry = Registry::start(Some(HTPASSWD));

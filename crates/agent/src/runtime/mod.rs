@@ -8,9 +8,13 @@
 pub mod container;
 pub mod sim;
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, Pod};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Host resources, in the units the scheduler counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +54,9 @@ pub enum ContainerState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A volume could not be provided (`FailedMount`).
+    #[error("{0}")]
+    Volume(String),
     /// The image could not be pulled (`ErrImagePull`).
     #[error("{0}")]
     ImagePull(String),
@@ -61,11 +68,97 @@ pub enum RuntimeError {
     Sandbox(String),
     #[error("no such container {0}")]
     NotFound(String),
+    /// The runtime cannot do this at all (exec in the `sim` runtime).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{0}")]
     Other(String),
 }
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;
+
+/// A registry credential document for image pulls: the `.dockerconfigjson` of one of the pod's
+/// `imagePullSecrets` (a `kubernetes.io/dockerconfigjson` Secret), read by the agent.
+#[derive(Clone)]
+pub struct PullSecret {
+    /// The Secret's name, for messages.
+    pub name: String,
+    pub dockerconfigjson: Vec<u8>,
+}
+
+impl std::fmt::Debug for PullSecret {
+    // Never print the credentials: errors and traces end up in pod events.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullSecret").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// One of the pod's volumes with its contents resolved by the agent (which reads ConfigMaps and
+/// Secrets from the API; runtimes never talk to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodVolume {
+    pub name: String,
+    pub source: VolumeSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// An empty directory living as long as the pod; `memory` asks for RAM-backed storage
+    /// (`medium: Memory`) of at most `size_limit` (a quantity as written, `64Mi`).
+    EmptyDir { memory: bool, size_limit: Option<String> },
+    /// A directory of files (configMap, secret, downwardAPI and projected volumes).
+    Files(Vec<VolumeFile>),
+    /// A volume type the agent does not provide (hostPath, persistentVolumeClaim ...), by its
+    /// field name; runtimes that mount volumes refuse the pod.
+    Unsupported(String),
+}
+
+/// A file of a [`VolumeSource::Files`] volume.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VolumeFile {
+    /// Relative to the volume's root, `/`-separated, without `..` (validated again by runtimes).
+    pub path: String,
+    pub data: Vec<u8>,
+    /// Permission bits, e.g. `0o644`.
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for VolumeFile {
+    // Secret contents stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeFile")
+            .field("path", &self.path)
+            .field("len", &self.data.len())
+            .field("mode", &format_args!("{:o}", self.mode))
+            .finish()
+    }
+}
+
+/// A command to run inside a running container (`kubectl exec`, exec probes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    pub command: Vec<String>,
+    /// Run it on a terminal: `stdout` carries the terminal's output and there is no `stderr`.
+    pub tty: bool,
+    /// Keep its standard input open for the caller to write.
+    pub stdin: bool,
+}
+
+pub type Reader = Pin<Box<dyn AsyncRead + Send>>;
+pub type Writer = Pin<Box<dyn AsyncWrite + Send>>;
+/// Resolves to a command's exit status.
+pub type Exit = Pin<Box<dyn Future<Output = RuntimeResult<i32>> + Send>>;
+
+/// A command started by [`Runtime::exec`]: its standard streams, terminal resizing, its exit.
+pub struct ExecProcess {
+    pub stdin: Option<Writer>,
+    pub stdout: Reader,
+    pub stderr: Option<Reader>,
+    /// Sets the terminal's size (columns, rows); `None` without a terminal.
+    pub resize: Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+    /// Resolves to the exit status once the command ends. Dropping it ends the command.
+    pub exit: Exit,
+}
 
 /// What runs pods on a host. Implementations are shared by every pod worker of the host.
 #[async_trait::async_trait]
@@ -77,7 +170,13 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Makes the container's image available (honouring its imagePullPolicy) and returns the
     /// image ID reported in the container status (`docker-pullable://...@sha256:...`).
-    async fn pull_image(&self, pod: &Pod, container: &Container) -> RuntimeResult<String>;
+    /// `secrets` are the pod's pull secrets: credentials matching the image's registry are
+    /// tried in order, anonymous access when none matches.
+    async fn pull_image(&self, pod: &Pod, container: &Container, secrets: &[PullSecret]) -> RuntimeResult<String>;
+
+    /// Provides the pod's volumes (called again with fresh contents when they change), before
+    /// any container that mounts them starts. Containers see them at their `volumeMounts`.
+    async fn prepare_volumes(&self, sandbox: &Sandbox, pod: &Pod, volumes: &[PodVolume]) -> RuntimeResult<()>;
 
     /// Creates and starts a container in the sandbox; returns its ID (`sim://...`).
     async fn start_container(&self, sandbox: &Sandbox, pod: &Pod, container: &Container) -> RuntimeResult<String>;
@@ -92,4 +191,15 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Tears the sandbox down with everything left in it.
     async fn remove_sandbox(&self, sandbox: &Sandbox) -> RuntimeResult<()>;
+
+    /// The host file holding a container's output (stdout and stderr as written, interleaved),
+    /// for `kubectl logs`; `None` when the runtime keeps none or the container is gone.
+    fn log_path(&self, id: &str) -> Option<PathBuf>;
+
+    /// Starts a command in a running container.
+    async fn exec(&self, id: &str, request: ExecRequest) -> RuntimeResult<ExecProcess>;
+
+    /// Opens a TCP connection to `port` at the pod's address, from the pod network (HTTP and
+    /// TCP probes, port forwarding). The pod network is not reachable from the host's own.
+    async fn dial(&self, sandbox: &Sandbox, port: u16) -> RuntimeResult<tokio::net::TcpStream>;
 }

@@ -1,7 +1,8 @@
 //! The simulated runtime: a host that behaves like one for scale tests (capacity, a start
 //! latency, containers that run until stopped, pod IPs) without running anything.
 //! A container whose command is `["exit", "N"]` exits with status N after its start latency,
-//! so restart policies can be exercised without real processes.
+//! so restart policies can be exercised without real processes. Exec and dial are
+//! `Unsupported`, so probes of simulated pods succeed without probing (see `worker::probe`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,7 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-use super::{ContainerState, Resources, Runtime, RuntimeError, RuntimeInfo, RuntimeResult, Sandbox};
+use super::{
+    ContainerState, ExecProcess, ExecRequest, PodVolume, PullSecret, Resources, Runtime, RuntimeError, RuntimeInfo,
+    RuntimeResult, Sandbox,
+};
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -79,12 +83,17 @@ impl Runtime for SimRuntime {
         Ok(Sandbox { id: format!("sim-sandbox-{n}"), ip: Some(ip) })
     }
 
-    async fn pull_image(&self, _pod: &Pod, container: &Container) -> RuntimeResult<String> {
+    async fn pull_image(&self, _pod: &Pod, container: &Container, _secrets: &[PullSecret]) -> RuntimeResult<String> {
         let image = container.image.as_deref().unwrap_or_default();
         if image.is_empty() {
             return Err(RuntimeError::ImagePull("no image given".into()));
         }
         Ok(format!("sim://{image}"))
+    }
+
+    /// Nothing runs, so there is nothing to mount into.
+    async fn prepare_volumes(&self, _sandbox: &Sandbox, _pod: &Pod, _volumes: &[PodVolume]) -> RuntimeResult<()> {
+        Ok(())
     }
 
     async fn start_container(&self, _sandbox: &Sandbox, _pod: &Pod, container: &Container) -> RuntimeResult<String> {
@@ -137,5 +146,17 @@ impl Runtime for SimRuntime {
 
     async fn remove_sandbox(&self, _sandbox: &Sandbox) -> RuntimeResult<()> {
         Ok(())
+    }
+
+    fn log_path(&self, _id: &str) -> Option<std::path::PathBuf> {
+        None
+    }
+
+    async fn exec(&self, _id: &str, _request: ExecRequest) -> RuntimeResult<ExecProcess> {
+        Err(RuntimeError::Unsupported("the sim runtime runs no processes to exec in".into()))
+    }
+
+    async fn dial(&self, _sandbox: &Sandbox, _port: u16) -> RuntimeResult<tokio::net::TcpStream> {
+        Err(RuntimeError::Unsupported("the sim runtime has no pod network".into()))
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP entry points: routing of every `/api` and `/apis` request to the verb handlers.
 
+mod pod_streams;
 mod pods;
 mod read;
 mod reviews;
@@ -105,11 +106,13 @@ async fn route(api: Api, req: Request) -> ApiResult<Response> {
         ["openapi", "v2"] if get => openapi_v2(&api, &accept),
         ["api", version, rest @ ..] => {
             let p = parse_resource_path("", version, rest)?;
-            resource(api, p, query, parts.method, parts.headers, body, user.ok_or(ApiError::Unauthorized)?).await
+            let user = user.ok_or(ApiError::Unauthorized)?;
+            resource(api, p, query, parts, body, user).await
         }
         ["apis", group, version, rest @ ..] => {
             let p = parse_resource_path(group, version, rest)?;
-            resource(api, p, query, parts.method, parts.headers, body, user.ok_or(ApiError::Unauthorized)?).await
+            let user = user.ok_or(ApiError::Unauthorized)?;
+            resource(api, p, query, parts, body, user).await
         }
         _ => Err(ApiError::NoRoute),
     }
@@ -148,11 +151,13 @@ async fn resource(
     api: Api,
     path: ResourcePath,
     query: Query,
-    method: Method,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     body: Body,
     user: User,
 ) -> ApiResult<Response> {
+    let http::request::Parts { method, headers, mut extensions, .. } = parts;
+    // A WebSocket exec switches protocols on this connection.
+    let upgrade = extensions.remove::<hyper::upgrade::OnUpgrade>();
     let res = api.registry.get(&path.group, &path.version, &path.resource).ok_or(ApiError::NoRoute)?;
     if path.namespace.is_some() && !res.namespaced {
         return Err(ApiError::NoRoute);
@@ -189,7 +194,7 @@ async fn resource(
     }
     let sub = ctx.path.subresource.clone();
     let has_name = ctx.path.name.is_some();
-    match (method, has_name, sub.as_deref()) {
+    match (method.clone(), has_name, sub.as_deref()) {
         (Method::GET, false, None) if ctx.query.flag("watch") => watch::watch(ctx).await,
         (Method::GET, false, None) => read::list(ctx).await,
         (Method::GET, true, None | Some("status")) => read::get(ctx).await,
@@ -206,6 +211,10 @@ async fn resource(
         }
         (Method::POST, true, Some("eviction")) if valid_subresource(&ctx, "eviction") => {
             pods::evict(ctx, read_body(body).await?).await
+        }
+        (Method::GET, true, Some("log")) if valid_subresource(&ctx, "log") => pod_streams::logs(ctx).await,
+        (Method::GET | Method::POST, true, Some("exec")) if valid_subresource(&ctx, "exec") => {
+            pod_streams::exec(ctx, &method, upgrade).await
         }
         (Method::POST, true, Some("token")) if valid_subresource(&ctx, "token") => {
             tokens::create(ctx, read_body(body).await?).await
@@ -243,13 +252,13 @@ fn verb(method: &Method, has_name: bool, watch: bool) -> &'static str {
 
 /// Every resource request passes RBAC; a denial is upstream's 403 wording.
 fn authorize(ctx: &Ctx, method: &Method, user: &User) -> ApiResult<()> {
-    let mut attrs = ResourceAttributes::new(
-        verb(method, ctx.path.name.is_some(), ctx.query.flag("watch")),
-        ctx.res.group.as_str(),
-        ctx.res.plural.as_str(),
-    )
-    .in_namespace(ctx.ns().unwrap_or_default())
-    .named(ctx.name());
+    // Running a command is a create whatever the method (a WebSocket upgrade is a GET), as
+    // upstream does with AuthorizePodWebsocketUpgradeCreatePermission.
+    let streaming = ctx.path.subresource.as_deref() == Some("exec");
+    let verb = if streaming { "create" } else { verb(method, ctx.path.name.is_some(), ctx.query.flag("watch")) };
+    let mut attrs = ResourceAttributes::new(verb, ctx.res.group.as_str(), ctx.res.plural.as_str())
+        .in_namespace(ctx.ns().unwrap_or_default())
+        .named(ctx.name());
     if let Some(sub) = &ctx.path.subresource {
         attrs = attrs.subresource(sub.as_str());
     }
@@ -280,7 +289,7 @@ fn valid_subresource(ctx: &Ctx, sub: &str) -> bool {
         "scale" => ctx.res.scale.is_some(),
         "finalize" => ctx.res.plural == "namespaces" && ctx.res.group.is_empty(),
         "token" => ctx.res.plural == "serviceaccounts" && ctx.res.group.is_empty(),
-        "binding" | "eviction" => ctx.res.plural == "pods" && ctx.res.group.is_empty(),
+        "binding" | "eviction" | "log" | "exec" => ctx.res.plural == "pods" && ctx.res.group.is_empty(),
         _ => false,
     }
 }

@@ -53,6 +53,8 @@ pub(super) struct Spec<'a> {
     pub image: &'a Image,
     pub netns: &'a Path,
     pub cgroup: &'a str,
+    /// Bind mounts of the pod's volumes and files (see `volumes::mounts`).
+    pub mounts: &'a [Value],
 }
 
 /// The process arguments the Kubernetes way: `command` replaces the image's entrypoint and
@@ -65,8 +67,9 @@ pub(super) fn process_args(container: &Container, image: &canopy_oci::ImageConfi
     }
 }
 
-/// The image's environment, overridden by the container's literal values (`valueFrom` needs
-/// the API and is resolved by no one yet), with a default `PATH` when neither sets one.
+/// The image's environment, overridden by the container's values (the agent resolves `valueFrom`
+/// and `envFrom` into literal values before it starts a container), with a default `PATH` when
+/// neither sets one.
 pub(super) fn process_env(container: &Container, image: &canopy_oci::ImageConfig) -> Vec<String> {
     let mut env: Vec<String> = image.env.clone();
     for var in container.env.iter().flatten() {
@@ -114,8 +117,8 @@ pub(super) fn config(spec: &Spec<'_>) -> Value {
         .filter(|d| !d.is_empty())
         .or_else(|| image.working_dir.clone().filter(|d| !d.is_empty()))
         .unwrap_or_else(|| "/".into());
-    let hostname = spec.pod.metadata.name.clone().unwrap_or_default();
-    json!({
+    let hostname = super::volumes::hostname(spec.pod);
+    let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -163,7 +166,11 @@ pub(super) fn config(spec: &Spec<'_>) -> Value {
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
         },
-    })
+    });
+    if let Some(mounts) = config["mounts"].as_array_mut() {
+        mounts.extend(spec.mounts.iter().cloned());
+    }
+    config
 }
 
 /// Creates the bundle: directories, the overlay root filesystem and `config.json`.
@@ -200,13 +207,13 @@ pub(super) fn destroy(bundle: &Path) -> Result<(), String> {
     std::fs::remove_dir_all(bundle).map_err(|e| format!("removing {}: {e}", bundle.display()))
 }
 
-fn is_mountpoint(path: &Path) -> bool {
+pub(super) fn is_mountpoint(path: &Path) -> bool {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return true };
     let path = path.to_string_lossy();
     mounts.lines().any(|line| line.split(' ').nth(4) == Some(&*path))
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub(super) fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.stdin(std::process::Stdio::null()).output().map_err(|e| format!("running {cmd:?}: {e}"))?;
     if out.status.success() { Ok(()) } else { Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim())) }
 }

@@ -32,6 +32,17 @@ pub(super) fn pod_uid(pod: &Pod) -> Result<&str, String> {
     }
 }
 
+/// The cgroup (relative to each hierarchy's root) holding a pod's containers.
+pub(super) fn pod_cgroup(uid: &str) -> String {
+    format!("/canopy/pod{uid}")
+}
+
+/// Whether a directory name in `pods/<uid>/` is a container bundle (`<name>-<n>`), not one of
+/// the pod's own directories (`volumes`).
+pub(super) fn is_bundle_name(name: &str) -> bool {
+    name.rsplit_once('-').is_some_and(|(c, n)| !c.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl RuncId {
     pub(super) fn new(uid: &str, instance: &str) -> Result<Self, String> {
         if safe(uid) && safe(instance) {
@@ -75,7 +86,7 @@ impl RuncId {
 
     /// The container's cgroup, grouped by pod like the kubelet's `kubepods/pod<uid>`.
     pub(super) fn cgroup_path(&self) -> String {
-        format!("/canopy/pod{}/{}", self.uid, self.instance)
+        format!("{}/{}", pod_cgroup(&self.uid), self.instance)
     }
 }
 
@@ -93,5 +104,8 @@ mod tests {
         }
         assert_eq!(id.bundle_dir(Path::new("/d")), Path::new("/d/0a1b-2c/web-3"));
         assert_eq!(id.log_path(Path::new("/d")), Path::new("/d/0a1b-2c/web-3.log"));
+        assert_eq!(id.cgroup_path(), "/canopy/pod0a1b-2c/web-3");
+        assert!(is_bundle_name("web-3") && is_bundle_name("a-b-10"));
+        assert!(!is_bundle_name("volumes") && !is_bundle_name("web-") && !is_bundle_name("-1"));
     }
 }

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use canopy_oci::{Image, ImageRef, PullPolicy, Puller, PullerConfig};
+use canopy_oci::{Credentials, Image, ImageRef, PullPolicy, Puller, PullerConfig};
 use k8s_openapi::api::core::v1::Container;
 
-use crate::runtime::{RuntimeError, RuntimeResult};
+use crate::runtime::{PullSecret, RuntimeError, RuntimeResult};
 
 pub(super) struct Images {
     puller: Puller,
@@ -40,6 +40,21 @@ pub(super) fn image_id(container: &Container, image: &Image) -> String {
     }
 }
 
+/// The credentials for `registry` in the pull secrets, in order; unreadable secrets are skipped
+/// (as the kubelet does) with a warning.
+fn credentials(secrets: &[PullSecret], registry: &str) -> Vec<Credentials> {
+    secrets
+        .iter()
+        .filter_map(|s| match Credentials::from_dockerconfigjson(&s.dockerconfigjson, registry) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(secret = %s.name, error = %e, "ignoring an unreadable pull secret");
+                None
+            }
+        })
+        .collect()
+}
+
 impl Images {
     pub(super) fn new(cache_dir: PathBuf, insecure_registries: Vec<String>) -> RuntimeResult<Self> {
         let mut config = PullerConfig::new(&cache_dir);
@@ -49,14 +64,24 @@ impl Images {
         Ok(Self { puller })
     }
 
-    /// Pulls the container's image according to its pull policy.
-    pub(super) async fn pull(&self, container: &Container) -> RuntimeResult<Image> {
+    /// Pulls the container's image according to its pull policy: with each of the pull
+    /// secrets' credentials for the image's registry in turn (like the kubelet's keyring), or
+    /// anonymously when none has any.
+    pub(super) async fn pull(&self, container: &Container, secrets: &[PullSecret]) -> RuntimeResult<Image> {
         let image = reference(container)?;
-        // Pull secrets are not passed to runtimes yet, so only anonymous registries work.
-        self.puller
-            .pull(&image, policy(container, &image), None)
-            .await
-            .map_err(|e| RuntimeError::ImagePull(e.to_string()))
+        let policy = policy(container, &image);
+        let candidates = credentials(secrets, image.registry());
+        if candidates.is_empty() {
+            return self.puller.pull(&image, policy, None).await.map_err(|e| RuntimeError::ImagePull(e.to_string()));
+        }
+        let mut last = None;
+        for creds in &candidates {
+            match self.puller.pull(&image, policy, Some(creds)).await {
+                Ok(pulled) => return Ok(pulled),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(RuntimeError::ImagePull(last.map(|e| e.to_string()).unwrap_or_default()))
     }
 
     /// The image a container starts from: the cached one (the agent pulls before it starts),
@@ -65,7 +90,7 @@ impl Images {
         let image = reference(container)?;
         match self.puller.pull(&image, PullPolicy::Never, None).await {
             Ok(found) => Ok(found),
-            Err(_) => self.pull(container).await,
+            Err(_) => self.pull(container, &[]).await,
         }
     }
 }
@@ -99,5 +124,19 @@ mod tests {
             assert_eq!(policy(&c, &r), want, "{image} {given:?}");
         }
         assert!(reference(&container("", None)).is_err());
+    }
+
+    #[test]
+    fn credentials_come_from_matching_secrets_in_order() {
+        let secret = |name: &str, json: &str| PullSecret { name: name.into(), dockerconfigjson: json.into() };
+        let secrets = [
+            secret("bad", "not json"),
+            secret("other", r#"{"auths":{"other:5000":{"username":"o","password":"p"}}}"#),
+            secret("a", r#"{"auths":{"http://r:5000/v2/":{"username":"a","password":"1"}}}"#),
+            secret("b", r#"{"auths":{"r:5000":{"username":"b","password":"2"}}}"#),
+        ];
+        let found = credentials(&secrets, "r:5000");
+        assert_eq!(found, [Credentials::new("a", "1"), Credentials::new("b", "2")]);
+        assert!(credentials(&secrets, "elsewhere").is_empty());
     }
 }

@@ -5,7 +5,9 @@
 //! - `ipam.json` (+ `ipam.lock`): which pod owns which address of the pod CIDR;
 //! - `pods/<uid>/<name>-<n>/`: one OCI bundle per started container (`config.json`, the overlay
 //!   `rootfs` mount point, its `upper`/`work` dirs, runc's `pid` file and the `exitcode` file),
-//!   with its output in `pods/<uid>/<name>-<n>.log`.
+//!   with its output in `pods/<uid>/<name>-<n>.log`;
+//! - `pods/<uid>/volumes/<name>/` and `pods/<uid>/{hosts,hostname,resolv.conf}`: the pod's
+//!   volumes and files, bind-mounted into its containers (see `volumes`).
 //!
 //! Container IDs are `runc://<uid>.<name>-<n>`: the runc ID names the bundle directory, so every
 //! call can find a container's files without in-memory state and an agent restart loses nothing.
@@ -15,19 +17,27 @@
 //! namespace and the pod's.
 
 mod bundle;
+mod exec;
 mod ids;
 mod image;
 mod network;
 mod resources;
 mod runc;
+mod volumes;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-use super::{ContainerState, Resources, Runtime, RuntimeError, RuntimeInfo, RuntimeResult, Sandbox};
+use super::{
+    ContainerState, ExecProcess, ExecRequest, PodVolume, PullSecret, Resources, Runtime, RuntimeError, RuntimeInfo,
+    RuntimeResult, Sandbox,
+};
 use ids::RuncId;
+
+/// Where the cgroup hierarchies are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// How a [`ContainerRuntime`] is set up on a host.
 #[derive(Debug, Clone)]
@@ -68,13 +78,6 @@ impl ContainerRuntime {
         Ok(Self { config, network, images, version })
     }
 
-    /// The file holding a container's stdout and stderr (for `kubectl logs`), if it exists.
-    pub fn log_path(&self, container_id: &str) -> Option<PathBuf> {
-        let id = RuncId::from_container_id(container_id).ok()?;
-        let path = id.log_path(&self.pods_dir());
-        path.exists().then_some(path)
-    }
-
     fn pods_dir(&self) -> PathBuf {
         self.config.data_dir.join("pods")
     }
@@ -87,6 +90,9 @@ impl ContainerRuntime {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
+            if !ids::is_bundle_name(&name) {
+                continue;
+            }
             if let Ok(id) = RuncId::new(uid, &name) {
                 let _ = runc::kill(&id, "KILL").await;
                 let _ = self.remove_container(&id.container_id()).await;
@@ -110,13 +116,20 @@ impl Runtime for ContainerRuntime {
     async fn create_sandbox(&self, pod: &Pod) -> RuntimeResult<Sandbox> {
         let uid = ids::pod_uid(pod).map_err(RuntimeError::Sandbox)?;
         let ip = self.network.create(uid).await?;
-        std::fs::create_dir_all(self.pods_dir().join(uid))
+        let pod_dir = self.pods_dir().join(uid);
+        std::fs::create_dir_all(&pod_dir)
             .map_err(|e| RuntimeError::Sandbox(format!("creating the pod directory: {e}")))?;
+        volumes::write_pod_files(&pod_dir, pod, &ip.to_string()).map_err(RuntimeError::Sandbox)?;
         Ok(Sandbox { id: network::netns_name(uid), ip: Some(ip.to_string()) })
     }
 
-    async fn pull_image(&self, _pod: &Pod, container: &Container) -> RuntimeResult<String> {
-        self.images.pull(container).await.map(|image| image::image_id(container, &image))
+    async fn pull_image(&self, _pod: &Pod, container: &Container, secrets: &[PullSecret]) -> RuntimeResult<String> {
+        self.images.pull(container, secrets).await.map(|image| image::image_id(container, &image))
+    }
+
+    async fn prepare_volumes(&self, _sandbox: &Sandbox, pod: &Pod, volumes: &[PodVolume]) -> RuntimeResult<()> {
+        let uid = ids::pod_uid(pod).map_err(RuntimeError::Volume)?;
+        volumes::prepare(&self.pods_dir().join(uid), volumes).map_err(RuntimeError::Volume)
     }
 
     async fn start_container(&self, sandbox: &Sandbox, pod: &Pod, container: &Container) -> RuntimeResult<String> {
@@ -125,7 +138,9 @@ impl Runtime for ContainerRuntime {
         let id = RuncId::next(&self.pods_dir(), uid, &container.name).map_err(RuntimeError::Start)?;
         let bundle = id.bundle_dir(&self.pods_dir());
         let netns = network::netns_path(&sandbox.id);
-        let spec = bundle::Spec { pod, container, image: &image, netns: &netns, cgroup: &id.cgroup_path() };
+        let mounts = volumes::mounts(&self.pods_dir().join(uid), pod, container).map_err(RuntimeError::Volume)?;
+        let spec =
+            bundle::Spec { pod, container, image: &image, netns: &netns, cgroup: &id.cgroup_path(), mounts: &mounts };
         if let Err(e) = bundle::create(&bundle, &spec) {
             let _ = bundle::destroy(&bundle);
             return Err(RuntimeError::Start(e));
@@ -177,9 +192,38 @@ impl Runtime for ContainerRuntime {
         let uid =
             network::uid_of(&sandbox.id).ok_or_else(|| RuntimeError::NotFound(format!("sandbox {}", sandbox.id)))?;
         self.remove_pod_containers(uid).await;
+        resources::remove_pod_cgroups(std::path::Path::new(CGROUP_ROOT), &ids::pod_cgroup(uid));
         self.network.remove(uid).await?;
-        let _ = std::fs::remove_dir_all(self.pods_dir().join(uid));
+        let pod_dir = self.pods_dir().join(uid);
+        // A memory-backed volume still mounted would make the removal fail half-way.
+        volumes::unmount_all(&pod_dir).map_err(RuntimeError::Other)?;
+        let _ = std::fs::remove_dir_all(pod_dir);
         Ok(())
+    }
+
+    fn log_path(&self, container_id: &str) -> Option<PathBuf> {
+        let id = RuncId::from_container_id(container_id).ok()?;
+        let path = id.log_path(&self.pods_dir());
+        path.exists().then_some(path)
+    }
+
+    async fn exec(&self, id: &str, request: ExecRequest) -> RuntimeResult<ExecProcess> {
+        let id = RuncId::from_container_id(id)?;
+        let bundle = id.bundle_dir(&self.pods_dir());
+        if !bundle.exists() {
+            return Err(RuntimeError::NotFound(id.container_id()));
+        }
+        exec::exec(&id, &bundle, request).await
+    }
+
+    /// From the bridge's namespace, where the kubelet's host view of the pod network is.
+    async fn dial(&self, sandbox: &Sandbox, port: u16) -> RuntimeResult<tokio::net::TcpStream> {
+        let ip = sandbox
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| RuntimeError::Other(format!("sandbox {} has no address", sandbox.id)))?;
+        exec::dial(network::netns_path(self.network.host_netns()), ip, port).await
     }
 }
 

@@ -80,6 +80,11 @@ pub(super) struct Network {
 }
 
 impl Network {
+    /// The Canopy-owned namespace holding the bridge.
+    pub(super) fn host_netns(&self) -> &str {
+        &self.host_netns
+    }
+
     pub(super) fn new(data_dir: &Path, cidr: &str, bridge: &str, host_netns: String) -> RuntimeResult<Self> {
         let cidr = Cidr::parse(cidr).ok_or_else(|| RuntimeError::Other(format!("invalid pod CIDR {cidr:?}")))?;
         std::fs::create_dir_all(data_dir)

@@ -69,6 +69,37 @@ pub(super) fn linux_resources(resources: Option<&k8s_openapi::api::core::v1::Res
     out
 }
 
+/// Removes a pod's cgroup (`pod_cgroup`, e.g. `/canopy/pod<uid>`) from every hierarchy: the
+/// unified one (`/sys/fs/cgroup/canopy/...`) and each v1 controller's
+/// (`/sys/fs/cgroup/memory/canopy/...`). runc removes its containers' cgroups; the pod's parent
+/// stays behind otherwise. Cgroup directories go with `rmdir`, innermost first, and only once
+/// no process is left in them.
+pub(super) fn remove_pod_cgroups(root: &std::path::Path, pod_cgroup: &str) {
+    let relative = pod_cgroup.trim_start_matches('/');
+    let mut candidates = vec![root.join(relative)];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        candidates.extend(entries.flatten().map(|e| e.path().join(relative)));
+    }
+    for dir in candidates {
+        if dir.is_dir() {
+            rmdir_tree(&dir);
+        }
+    }
+}
+
+fn rmdir_tree(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                rmdir_tree(&entry.path());
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        tracing::warn!(cgroup = %dir.display(), error = %e, "removing a pod cgroup failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +132,19 @@ mod tests {
         let none = linux_resources(None);
         assert_eq!(none["cpu"]["shares"], 2);
         assert!(none.get("memory").is_none());
+    }
+
+    #[test]
+    fn pod_cgroups_go_from_every_hierarchy() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = ["canopy/podu/web-0", "memory/canopy/podu/web-1", "cpu/canopy/podu", "cpu/canopy/podv"];
+        for d in dirs {
+            std::fs::create_dir_all(root.path().join(d)).expect("mkdir");
+        }
+        remove_pod_cgroups(root.path(), "/canopy/podu");
+        for gone in ["canopy/podu", "memory/canopy/podu", "cpu/canopy/podu"] {
+            assert!(!root.path().join(gone).exists(), "{gone}");
+        }
+        assert!(root.path().join("cpu/canopy/podv").exists());
     }
 }
