@@ -70,15 +70,29 @@ async fn a_rolling_update_stays_within_surge_and_unavailability() {
     // pods wanted, at least 4 - 1 available.
     let violations = Arc::new(Mutex::new(Vec::<String>::new()));
     let (sink, mut sizes) = (violations.clone(), BTreeMap::<String, (i32, i32)>::new());
-    let stream = watcher(env.api::<ReplicaSet>(), watcher::Config::default().labels("app=web"))
-        .default_backoff()
-        .applied_objects();
+    let stream = watcher(env.api::<ReplicaSet>(), watcher::Config::default().labels("app=web")).default_backoff();
     let observer = tokio::spawn(async move {
+        // A re-list replays every ReplicaSet one at a time: judge only whole snapshots.
+        let mut relisting = BTreeMap::new();
         futures::pin_mut!(stream);
-        while let Some(Ok(rs)) = stream.next().await {
-            let wanted = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-            let available = rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
-            sizes.insert(rs.name_any(), (wanted, available));
+        while let Some(Ok(event)) = stream.next().await {
+            let size = |rs: &ReplicaSet| {
+                let wanted = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                (wanted, rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0))
+            };
+            match event {
+                watcher::Event::Init => {
+                    relisting.clear();
+                    continue;
+                }
+                watcher::Event::InitApply(rs) => {
+                    relisting.insert(rs.name_any(), size(&rs));
+                    continue;
+                }
+                watcher::Event::InitDone => sizes = std::mem::take(&mut relisting),
+                watcher::Event::Apply(rs) => drop(sizes.insert(rs.name_any(), size(&rs))),
+                watcher::Event::Delete(rs) => drop(sizes.remove(&rs.name_any())),
+            }
             let total: i32 = sizes.values().map(|v| v.0).sum();
             let up: i32 = sizes.values().map(|v| v.1).sum();
             if total > 5 || up < 3 {

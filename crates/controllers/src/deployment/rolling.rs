@@ -53,7 +53,7 @@ async fn reconcile_old(ctx: &Context, d: &Deployment, family: &mut Family) -> Re
     }
     let all_count = sum(&family.all(), spec_replicas);
     let min_available = replicas(d) - max_unavailable(d);
-    let new_unavailable = family.new_rs().map_or(0, |rs| spec_replicas(rs) - available(rs));
+    let new_unavailable = family.new_rs().map_or(0, |rs| spec_replicas(rs) - kept_available(rs));
     let max_scaled_down = all_count - min_available - new_unavailable;
     if max_scaled_down <= 0 {
         return Ok(false);
@@ -84,7 +84,7 @@ async fn cleanup_unhealthy(
             break;
         }
         let rs = &family.rss[i];
-        let (size, healthy) = (spec_replicas(rs), available(rs));
+        let (size, healthy) = (spec_replicas(rs), kept_available(rs));
         if size == 0 || size == healthy {
             continue;
         }
@@ -95,11 +95,18 @@ async fn cleanup_unhealthy(
     Ok(total)
 }
 
+/// The available pods a ReplicaSet keeps: its status may still count pods its controller is about
+/// to delete after a scale-down, and counting those would scale down too far (or, in the cleanup
+/// above, scale an old ReplicaSet up).
+fn kept_available(rs: &ReplicaSet) -> i32 {
+    available(rs).min(spec_replicas(rs))
+}
+
 /// Upstream's `scaleDownOldReplicaSetsForRollingUpdate`: available pods above the minimum go,
 /// oldest ReplicaSets first.
 async fn scale_down_old(ctx: &Context, d: &Deployment, family: &mut Family) -> Result<i32, SyncError> {
     let min_available = replicas(d) - max_unavailable(d);
-    let available_now = sum(&family.all(), available);
+    let available_now = sum(&family.all(), kept_available);
     if available_now <= min_available {
         return Ok(0);
     }
