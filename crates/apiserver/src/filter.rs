@@ -7,12 +7,15 @@ use canopy_machinery::labels::LabelSelector;
 
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
+use crate::projection::Projection;
 use crate::registry::Resource;
 
 /// A parsed `labelSelector` + `fieldSelector` pair.
 pub struct Filter {
     labels: Option<LabelSelector>,
     fields: Option<FieldSelector>,
+    /// What of a stored object the selectors read.
+    reads: Projection,
 }
 
 impl Filter {
@@ -32,7 +35,20 @@ impl Filter {
                 }
             }
         }
-        Ok(Self { labels, fields })
+        let mut reads = Projection::default();
+        if labels.is_some() {
+            reads.add("metadata.labels");
+        }
+        for f in fields.iter().flat_map(FieldSelector::fields) {
+            reads.add(field_path(f));
+        }
+        Ok(Self { labels, fields, reads })
+    }
+
+    /// Whether the stored JSON object `bytes` matches, decoding only what the selectors read.
+    /// A document that does not parse matches, so that decoding it in full reports the error.
+    pub fn matches_stored(&self, bytes: &[u8]) -> bool {
+        self.is_empty() || self.reads.decode(bytes).map_or(true, |partial| self.matches(&partial))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,14 +111,18 @@ fn supported_field(res: &Resource, field: &str) -> bool {
     allowed.contains(&field)
 }
 
-/// A field's value as a string; missing fields read as empty, like upstream.
-fn field_value(obj: &Value, field: &str) -> Option<String> {
-    let path = match field {
+/// Where a selectable field lives in the object.
+fn field_path(field: &str) -> &str {
+    match field {
         "source" => "source.component",
         f => f,
-    };
+    }
+}
+
+/// A field's value as a string; missing fields read as empty, like upstream.
+fn field_value(obj: &Value, field: &str) -> Option<String> {
     let mut cur = obj;
-    for part in path.split('.') {
+    for part in field_path(field).split('.') {
         match cur.get(part) {
             Some(v) => cur = v,
             None => return Some(String::new()),

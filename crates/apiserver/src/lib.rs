@@ -27,6 +27,7 @@ mod objects;
 mod openapi;
 mod patch;
 mod pki;
+mod projection;
 mod quantity;
 mod quota;
 mod registry;

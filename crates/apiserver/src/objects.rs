@@ -12,6 +12,7 @@ use canopy_store::{KeyValue, ListOptions, Precondition, Revision, Store, StoreEr
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, Target};
+use crate::filter::Filter;
 use crate::meta;
 use crate::registry::{Registry, Resource};
 
@@ -133,6 +134,38 @@ impl Objects {
         params: &ListParams,
         keep: &(dyn Fn(&Value) -> bool + Sync),
     ) -> ApiResult<Page> {
+        self.list_with(res, ns, params, &|kv| {
+            let obj = self.decode(res, kv)?;
+            Ok(keep(&obj).then_some(obj))
+        })
+        .await
+    }
+
+    /// The objects `filter` selects; only those are decoded in full.
+    pub async fn list_matching(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        params: &ListParams,
+        filter: &Filter,
+    ) -> ApiResult<Page> {
+        self.list_with(res, ns, params, &|kv| {
+            if !filter.matches_stored(&kv.value) {
+                return Ok(None);
+            }
+            let obj = self.decode(res, kv)?;
+            Ok(filter.matches(&obj).then_some(obj))
+        })
+        .await
+    }
+
+    async fn list_with(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        params: &ListParams,
+        keep: &(dyn Fn(&KeyValue) -> ApiResult<Option<Value>> + Sync),
+    ) -> ApiResult<Page> {
         let prefix = res.scope_prefix(ns);
         let (mut revision, mut start_after) = match &params.continue_token {
             Some(token) => {
@@ -166,10 +199,7 @@ impl Objects {
             revision = Some(page.revision);
             let last_key = page.items.last().map(|kv| kv.key.clone());
             for kv in &page.items {
-                let obj = self.decode(res, kv)?;
-                if keep(&obj) {
-                    items.push(obj);
-                }
+                items.extend(keep(kv)?);
             }
             let full = params.limit.is_some_and(|l| items.len() >= l);
             if !page.more || full {

@@ -37,6 +37,13 @@ pub struct PlacementOptions {
     /// Bare pods created for the scheduling run.
     #[arg(long, default_value_t = 30_000)]
     pub pods: usize,
+    /// Pods created afterwards at a steady rate, for the startup latency.
+    #[arg(long, default_value_t = 3000)]
+    pub paced_pods: usize,
+    /// Their creation rate, pods per second (upstream measures its startup SLO at a steady rate
+    /// too, not with a backlog).
+    #[arg(long, default_value_t = 300.0)]
+    pub paced_rate: f64,
     /// Replicas of the app whose hosts are lost.
     #[arg(long, default_value_t = 1000)]
     pub replicas: i32,
@@ -54,13 +61,12 @@ struct Timeline {
     sent: Vec<AtomicU64>,
     bound: Vec<AtomicU64>,
     running: Vec<AtomicU64>,
-    running_count: AtomicUsize,
 }
 
 impl Timeline {
     fn new(n: usize) -> Self {
         let v = || (0..n).map(|_| AtomicU64::new(0)).collect();
-        Self { base: Instant::now(), sent: v(), bound: v(), running: v(), running_count: AtomicUsize::new(0) }
+        Self { base: Instant::now(), sent: v(), bound: v(), running: v() }
     }
 
     fn now(&self) -> u64 {
@@ -100,10 +106,8 @@ fn follow(clients: &Clients, timeline: Arc<Timeline>) -> tokio::task::JoinHandle
             if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
                 Timeline::mark(&timeline.bound[i], now);
             }
-            if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-                && Timeline::mark(&timeline.running[i], now)
-            {
-                timeline.running_count.fetch_add(1, Ordering::Relaxed);
+            if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                Timeline::mark(&timeline.running[i], now);
             }
         }
     })
@@ -135,23 +139,42 @@ async fn wait_for_nodes(clients: &Clients, want: usize) -> anyhow::Result<()> {
     }
 }
 
-/// Creates the bare pods from 64 workers and waits until all are Running.
-async fn scheduling_run(clients: &Clients, opts: &PlacementOptions, report: &mut Report) -> anyhow::Result<()> {
-    let timeline = Arc::new(Timeline::new(opts.pods));
-    let follower = follow(clients, timeline.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    progress(format!("P1 creating {} pods from 64 clients", thousands(opts.pods as f64)));
-    let next = Arc::new(AtomicUsize::new(0));
+/// What one batch of bare pods showed.
+struct Batch {
+    create_errors: usize,
+    create_rate: f64,
+    bound: usize,
+    /// Bound pods over the time from the first create to the last bind.
+    bind_rate: f64,
+    running: usize,
+    startup: Summary,
+}
+
+/// Creates the pods `range` from 64 workers, all at once or paced at `rate` per second (an open
+/// loop: each create goes out at its appointed time whatever the server's backlog), and waits
+/// until all are Running.
+async fn create_batch(
+    clients: &Clients,
+    timeline: &Arc<Timeline>,
+    range: std::ops::Range<usize>,
+    rate: Option<f64>,
+) -> anyhow::Result<Batch> {
+    let (first, total) = (range.start, range.len());
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let started = Instant::now();
     let mut workers = JoinSet::new();
     for w in 0..64 {
-        let (api, next, timeline, total) =
-            (Api::<Pod>::namespaced(clients.get(w), NS), next.clone(), timeline.clone(), opts.pods);
+        let (api, next, timeline, end) =
+            (Api::<Pod>::namespaced(clients.get(w), NS), next.clone(), timeline.clone(), range.end);
         workers.spawn(async move {
             let mut errors = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                if i >= end {
                     return errors;
+                }
+                if let Some(rate) = rate {
+                    tokio::time::sleep_until(started + Duration::from_secs_f64((i - first) as f64 / rate)).await;
                 }
                 timeline.sent[i].store(timeline.now(), Ordering::Release);
                 if api.create(&PostParams::default(), &bare_pod(i)).await.is_err() {
@@ -167,52 +190,84 @@ async fn scheduling_run(clients: &Clients, opts: &PlacementOptions, report: &mut
     let created_at = timeline.now();
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut last_report = Instant::now();
-    while timeline.running_count.load(Ordering::Relaxed) < opts.pods - create_errors {
-        if Instant::now() > deadline {
-            break;
-        }
+    let running_in_range = || timeline.running[range.clone()].iter().filter(|t| t.load(Ordering::Relaxed) > 0).count();
+    while running_in_range() < total - create_errors && Instant::now() < deadline {
         if last_report.elapsed() > Duration::from_secs(5) {
-            progress(format!("P1 {} pods Running", timeline.running_count.load(Ordering::Relaxed)));
+            progress(format!("P1 {} of {} pods Running", running_in_range(), thousands(total as f64)));
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    follower.abort();
 
-    let load = |v: &Vec<AtomicU64>| v.iter().map(|a| a.load(Ordering::Acquire)).collect::<Vec<u64>>();
+    let load = |v: &[AtomicU64]| v[range.clone()].iter().map(|a| a.load(Ordering::Acquire)).collect::<Vec<u64>>();
     let (sent, bound, running) = (load(&timeline.sent), load(&timeline.bound), load(&timeline.running));
     let first_sent = sent.iter().copied().filter(|t| *t > 0).min().unwrap_or(0);
     let last_bound = bound.iter().copied().max().unwrap_or(0);
     let bound_count = bound.iter().filter(|t| **t > 0).count();
-    let secs = |ns: u64| ns as f64 / 1e9;
-    let span = secs(last_bound.saturating_sub(first_sent)).max(f64::MIN_POSITIVE);
+    let secs = |ns: u64| (ns as f64 / 1e9).max(f64::MIN_POSITIVE);
     let startup: Vec<Duration> = sent
         .iter()
         .zip(&running)
         .filter(|(s, r)| **s > 0 && **r > 0)
         .map(|(s, r)| Duration::from_nanos(r.saturating_sub(*s)))
         .collect();
-    let running_count = startup.len();
-    let startup = Summary::of(startup);
-    let create_rate = opts.pods as f64 / secs(created_at.saturating_sub(first_sent)).max(f64::MIN_POSITIVE);
+    Ok(Batch {
+        create_errors,
+        create_rate: total as f64 / secs(created_at.saturating_sub(first_sent)),
+        bound: bound_count,
+        bind_rate: bound_count as f64 / secs(last_bound.saturating_sub(first_sent)),
+        running: startup.len(),
+        startup: Summary::of(startup),
+    })
+}
+
+/// P1: throughput with every pod created at once, then startup latency at a steady rate.
+async fn scheduling_run(clients: &Clients, opts: &PlacementOptions, report: &mut Report) -> anyhow::Result<()> {
+    let timeline = Arc::new(Timeline::new(opts.pods + opts.paced_pods));
+    let follower = follow(clients, timeline.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    progress(format!("P1 creating {} pods from 64 clients", thousands(opts.pods as f64)));
+    let burst = create_batch(clients, &timeline, 0..opts.pods, None).await?;
     report.add(
         "P1",
-        format!("pods created ({} hosts, {} zones, 64 clients)", opts.hosts, opts.zones),
-        format!("{} at {}/s ({create_errors} errors)", thousands(opts.pods as f64), thousands(create_rate)),
+        format!("pods created at once ({} hosts, {} zones, 64 clients)", opts.hosts, opts.zones),
+        format!(
+            "{} at {}/s ({} errors)",
+            thousands(opts.pods as f64),
+            thousands(burst.create_rate),
+            burst.create_errors
+        ),
         "",
     );
-    let rate = bound_count as f64 / span;
     report.add(
         "P1",
         "scheduling throughput (bound pods / first create to last bind)",
-        format!("{}/s ({} bound)", thousands(rate), thousands(bound_count as f64)),
-        verdict(">= 1,000/s", rate >= 1000.0 && bound_count == opts.pods),
+        format!("{}/s ({} bound)", thousands(burst.bind_rate), thousands(burst.bound as f64)),
+        verdict(">= 1,000/s", burst.bind_rate >= 1000.0 && burst.bound == opts.pods),
     );
     report.add(
         "P1",
-        "pod startup, create sent -> Running seen by a watch, p50 / p99",
-        format!("{} / {} ({} Running)", ms(startup.p50), ms(startup.p99), thousands(running_count as f64)),
-        verdict("p99 < 1 s", startup.p99 < Duration::from_secs(1) && running_count == opts.pods),
+        "pod startup with all of them queued, p50 / p99",
+        format!("{} / {}", ms(burst.startup.p50), ms(burst.startup.p99)),
+        "",
+    );
+
+    let rate = opts.paced_rate;
+    progress(format!("P1 creating {} more pods at {}/s", thousands(opts.paced_pods as f64), thousands(rate)));
+    let paced = create_batch(clients, &timeline, opts.pods..opts.pods + opts.paced_pods, Some(rate)).await?;
+    follower.abort();
+    report.add(
+        "P1",
+        format!("pod startup at {}/s, create sent -> Running seen by a watch, p50 / p99", thousands(rate)),
+        format!(
+            "{} / {} ({} of {} Running)",
+            ms(paced.startup.p50),
+            ms(paced.startup.p99),
+            thousands(paced.running as f64),
+            thousands(opts.paced_pods as f64)
+        ),
+        verdict("p99 < 1 s", paced.startup.p99 < Duration::from_secs(1) && paced.running == opts.paced_pods),
     );
     Ok(())
 }
@@ -284,16 +339,51 @@ fn app(replicas: i32) -> Deployment {
     .expect("a deployment of strings")
 }
 
-/// Running pods of the app on hosts outside the lost set.
-async fn healthy_app_pods(pods: &Api<Pod>, lost_prefix: &str) -> anyhow::Result<usize> {
-    let list = pods.list(&ListParams::default().labels("app=ha-app")).await?;
-    Ok(list
-        .items
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.starts_with(lost_prefix)))
-        .count())
+/// Whether the app's pod is Running, not being deleted, on a host outside the lost set (if any).
+fn healthy(p: &Pod, lost_prefix: Option<&str>) -> bool {
+    let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    p.metadata.deletion_timestamp.is_none()
+        && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        && node.is_some_and(|n| lost_prefix.is_none_or(|lost| !n.starts_with(lost)))
+}
+
+/// Follows the app's pods with one watch (polling lists would load the server being measured)
+/// and returns once `want` of them are healthy, or fails at `deadline`.
+async fn until_healthy(
+    pods: &Api<Pod>,
+    want: usize,
+    lost_prefix: Option<&str>,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let mut stream = watcher(pods.clone(), watcher::Config::default().labels("app=ha-app")).boxed();
+    let (mut current, mut relisting) = (HashMap::<String, bool>::new(), HashMap::<String, bool>::new());
+    let mut last_report = Instant::now();
+    loop {
+        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => bail!("the watch of the app's pods ended"),
+            Err(_) => {
+                let healthy = current.values().filter(|h| **h).count();
+                bail!("ha-app had {healthy} of {want} pods healthy at the deadline");
+            }
+        };
+        match event {
+            Ok(watcher::Event::Init) => relisting.clear(),
+            Ok(watcher::Event::InitApply(p)) => drop(relisting.insert(p.name_any(), healthy(&p, lost_prefix))),
+            Ok(watcher::Event::InitDone) => current = std::mem::take(&mut relisting),
+            Ok(watcher::Event::Apply(p)) => drop(current.insert(p.name_any(), healthy(&p, lost_prefix))),
+            Ok(watcher::Event::Delete(p)) => drop(current.remove(&p.name_any())),
+            Err(e) => progress(format!("P3 watch error (retrying): {e}")),
+        }
+        let healthy = current.values().filter(|h| **h).count();
+        if healthy >= want {
+            return Ok(());
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            progress(format!("P3 {healthy} of {want} healthy"));
+            last_report = Instant::now();
+        }
+    }
 }
 
 async fn recovery(
@@ -308,38 +398,18 @@ async fn recovery(
     progress(format!("P3 deploying ha-app with {} replicas", opts.replicas));
     deployments.create(&PostParams::default(), &app(opts.replicas)).await.context("creating ha-app")?;
     let want = opts.replicas as usize;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let running = pods
-            .list(&ListParams::default().labels("app=ha-app"))
-            .await?
-            .items
-            .iter()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .count();
-        if running >= want {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("ha-app reached only {running} of {want} Running pods");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let on_lost = want - healthy_app_pods(&pods, lost_prefix).await?;
+    until_healthy(&pods, want, None, Instant::now() + Duration::from_secs(300)).await?;
+    let on_lost = pods
+        .list(&ListParams::default().labels("app=ha-app"))
+        .await?
+        .items
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| n.starts_with(lost_prefix)))
+        .count();
     progress(format!("P3 killing the hosts {lost_prefix}* ({on_lost} of the app's pods on them)"));
     let killed = Instant::now();
     drop(lost);
-    let deadline = killed + Duration::from_secs(180);
-    loop {
-        let healthy = healthy_app_pods(&pods, lost_prefix).await?;
-        if healthy >= want {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("ha-app had {healthy} of {want} pods on surviving hosts 180 s after the loss");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_healthy(&pods, want, Some(lost_prefix), killed + Duration::from_secs(180)).await?;
     let total = killed.elapsed();
     let after_grace = total.saturating_sub(GRACE);
     report.add(
@@ -352,6 +422,9 @@ async fn recovery(
 }
 
 pub async fn run(opts: PlacementOptions) -> anyhow::Result<()> {
+    if !(opts.paced_rate > 0.0 && opts.paced_rate.is_finite()) {
+        bail!("--paced-rate must be a positive number of pods per second");
+    }
     let parent = opts.dir.clone().unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::Builder::new().prefix("canopy-bench-placement-").tempdir_in(&parent)?;
     let started = Instant::now();
@@ -382,6 +455,7 @@ pub async fn run(opts: PlacementOptions) -> anyhow::Result<()> {
     println!();
     println!("Startup latency counts from each create's send to the watch showing the pod Running; the");
     println!("simulated runtime takes 20 ms to start a container. Scheduling throughput is the bound pods");
-    println!("over the time from the first create to the last bind, with creates running concurrently.");
+    println!("over the time from the first create to the last bind, with creates running concurrently;");
+    println!("the startup goal is judged on the pods created afterwards at a steady rate.");
     Ok(())
 }

@@ -153,3 +153,40 @@ async fn a_lost_host_is_tainted_and_its_pods_replaced() {
     .await;
     env.shutdown().await;
 }
+
+/// Hosts lost together are swept together: every pod on them fails, and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hosts_lost_together_fail_only_their_pods() {
+    let config = node_lifecycle::Config {
+        grace: Duration::from_millis(1500),
+        monitor_period: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let env = workloads::start(Options { nodes: Some(config), ..Default::default() }).await;
+    let (a, _b, c) = (host(&env, "host-a").await, host(&env, "host-b").await, host(&env, "host-c").await);
+    let placement = [("on-a-1", "host-a"), ("on-a-2", "host-a"), ("on-b", "host-b"), ("on-c", "host-c")];
+    for (pod, node) in placement {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": pod},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}]},
+        }))
+        .expect("pod");
+        env.pods().create(&PostParams::default(), &p).await.expect("pod created");
+        bind(&env.pods(), pod, node).await;
+        workloads::set_ready(&env.pods(), pod).await.expect("ready");
+    }
+
+    a.store(false, Ordering::Relaxed);
+    c.store(false, Ordering::Relaxed);
+    for pod in ["on-a-1", "on-a-2", "on-c"] {
+        eventually("the pod of a lost host marked Failed", || async {
+            let p = env.pods().get(pod).await.ok()?;
+            (canopy_controllers::pods::phase(&p) == "Failed").then_some(())
+        })
+        .await;
+    }
+    let on_b = env.pods().get("on-b").await.expect("on-b");
+    assert_ne!(canopy_controllers::pods::phase(&on_b), "Failed", "the healthy host's pod is untouched");
+    assert!(canopy_controllers::pods::is_ready(&on_b));
+    env.shutdown().await;
+}

@@ -2,7 +2,7 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -61,7 +61,7 @@ pub async fn list(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
     let params = list_params(&ctx)?;
-    let page = ctx.api.objects.list(&ctx.res, ctx.ns(), &params, &|o: &Value| filter.matches(o)).await?;
+    let page = ctx.api.objects.list_matching(&ctx.res, ctx.ns(), &params, &filter).await?;
     let mut list_meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         list_meta["continue"] = json!(c);

@@ -40,8 +40,7 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     }
     let prefix = ctx.res.scope_prefix(ctx.ns());
     let (initial, from) = if send_initial {
-        let page =
-            ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o)).await?;
+        let page = ctx.api.objects.list_matching(&ctx.res, ctx.ns(), &ListParams::default(), &filter).await?;
         (page.items, page.resource_version)
     } else {
         (Vec::new(), parse_rv(rv.unwrap_or("0"))?)
@@ -107,14 +106,14 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
                         }
                     };
                     last_rv = ev.revision;
-                    let line = if filter.is_empty() && matches!(out, Output::Json | Output::Yaml) {
+                    let Some(kind) = event_kind(&filter, &ev) else { continue };
+                    let line = if matches!(out, Output::Json | Output::Yaml) {
                         // The common case: every watcher sends the same bytes, encoded once.
                         let Some(obj) = ctx.api.encoded.get(&ctx.api.objects, &ctx.res, &ev.kv) else { continue };
-                        frame(unfiltered_kind(&ev), &obj)
+                        frame(kind, &obj)
                     } else {
-                        let Some((kind, obj)) = translate(&ctx, &filter, &ev) else { continue };
-                        let obj = render(obj);
-                        frame(kind, &serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"))
+                        let Ok(obj) = ctx.api.objects.decode(&ctx.res, &ev.kv) else { continue };
+                        frame(kind, &serde_json::to_vec(&render(obj)).expect("a serde_json::Value always serialises"))
                     };
                     if tx.send(line).await.is_err() {
                         return;
@@ -140,14 +139,6 @@ fn frame(kind: &str, object: &[u8]) -> Bytes {
     line.extend_from_slice(object);
     line.extend_from_slice(b"}\n");
     Bytes::from(line)
-}
-
-fn unfiltered_kind(ev: &Event) -> &'static str {
-    match (ev.kind, &ev.prev) {
-        (EventKind::Delete, _) => "DELETED",
-        (EventKind::Put, Some(_)) => "MODIFIED",
-        (EventKind::Put, None) => "ADDED",
-    }
 }
 
 /// Encoded watch objects shared by all watchers: with a thousand watchers on a resource, an
@@ -189,19 +180,24 @@ fn bookmark(ctx: &Ctx, rv: Revision, initial_end: bool) -> Value {
     json!({"kind": ctx.res.kind, "apiVersion": ctx.res.api_version(), "metadata": metadata})
 }
 
-/// Turns a store event into a watch event, as seen through the client's selectors: an object
-/// that starts matching is ADDED, one that stops matching is DELETED.
-fn translate(ctx: &Ctx, filter: &Filter, ev: &Event) -> Option<(&'static str, Value)> {
-    let objects = &ctx.api.objects;
-    let now = objects.decode(&ctx.res, &ev.kv).ok()?;
-    let before = ev.prev.as_ref().and_then(|p| objects.decode(&ctx.res, p).ok());
-    let was = before.as_ref().is_some_and(|b| filter.matches(b));
+/// A store event as a watch event seen through the client's selectors: an object that starts
+/// matching is ADDED, one that stops matching is DELETED. The selectors read only the fields
+/// they need, so events a watcher does not want are never decoded whole.
+fn event_kind(filter: &Filter, ev: &Event) -> Option<&'static str> {
+    if filter.is_empty() {
+        return Some(match (ev.kind, &ev.prev) {
+            (EventKind::Delete, _) => "DELETED",
+            (EventKind::Put, Some(_)) => "MODIFIED",
+            (EventKind::Put, None) => "ADDED",
+        });
+    }
+    let was = ev.prev.as_ref().is_some_and(|p| filter.matches_stored(&p.value));
     match ev.kind {
-        EventKind::Delete => was.then_some(("DELETED", now)),
-        EventKind::Put => match (was, filter.matches(&now)) {
-            (false, true) => Some(("ADDED", now)),
-            (true, true) => Some(("MODIFIED", now)),
-            (true, false) => Some(("DELETED", now)),
+        EventKind::Delete => was.then_some("DELETED"),
+        EventKind::Put => match (was, filter.matches_stored(&ev.kv.value)) {
+            (false, true) => Some("ADDED"),
+            (true, true) => Some("MODIFIED"),
+            (true, false) => Some("DELETED"),
             (false, false) => None,
         },
     }

@@ -403,7 +403,7 @@ pub async fn delete_self_service_namespace(ctx: Ctx, body: Bytes, denied: ApiErr
 pub async fn delete_collection(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let opts = delete_options(&ctx, &body)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
-    let page = ctx.api.objects.list(&ctx.res, ctx.ns(), &ListParams::default(), &|o: &Value| filter.matches(o)).await?;
+    let page = ctx.api.objects.list_matching(&ctx.res, ctx.ns(), &ListParams::default(), &filter).await?;
     let mut deleted = Vec::new();
     for obj in page.items {
         let ns = meta::meta_str(&obj, "namespace").map(str::to_string);

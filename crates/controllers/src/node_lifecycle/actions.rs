@@ -2,6 +2,9 @@
 //! `node.kubernetes.io/unreachable` taints, its pods marked `Failed` (reason `NodeLost`) through
 //! their status subresource, and the `NodeNotReady` Events; and lifting the taints on recovery.
 
+use std::collections::{BTreeSet, HashMap};
+
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, PodCondition, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -47,8 +50,8 @@ fn taints(node: &Node) -> Vec<Taint> {
     node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default()
 }
 
-/// Marks `name` lost: taints, `Ready` Unknown, an Event, and its pods failed.
-pub async fn lose(client: &kube::Client, recorder: &Recorder, name: &str) -> Result<(), ActionError> {
+/// Marks `name` lost: taints, `Ready` Unknown and an Event (its pods are [`sweep`]'s).
+pub async fn mark_lost(client: &kube::Client, recorder: &Recorder, name: &str) -> Result<(), ActionError> {
     let api: Api<Node> = Api::all(client.clone());
     let Some(node) = api.get_opt(name).await.map_err(failed("reading node", name))? else { return Ok(()) };
     let now = Time(Timestamp::now());
@@ -83,21 +86,51 @@ pub async fn lose(client: &kube::Client, recorder: &Recorder, name: &str) -> Res
         recorder.record(&node, EventType::Normal, "NodeNotReady", format!("Node {name} status is now: NodeNotReady"));
     }
     tracing::warn!(node = name, "node lease expired: node marked lost");
-    sweep(client, recorder, name).await
+    Ok(())
 }
 
-/// Marks every pod bound to the lost node that is not terminal yet `Failed`, so its ReplicaSet
-/// replaces it.
-pub async fn sweep(client: &kube::Client, recorder: &Recorder, node: &str) -> Result<(), ActionError> {
+/// Pods failed at once while sweeping.
+const PARALLEL_FAILS: usize = 16;
+/// Pods per page when listing the pods of many nodes.
+const PAGE: u32 = 5000;
+
+/// Marks every pod bound to one of the lost `nodes` that is not terminal yet `Failed`, so its
+/// ReplicaSet replaces it. One node's pods come from a `spec.nodeName=` list; many nodes lost
+/// together (a rack, a zone) share one paged list of the bound pods rather than one list each.
+/// Returns the failed writes by node.
+pub async fn sweep(
+    client: &kube::Client,
+    recorder: &Recorder,
+    nodes: &BTreeSet<String>,
+) -> Result<HashMap<String, ActionError>, ActionError> {
+    let selector = match nodes.iter().next() {
+        Some(only) if nodes.len() == 1 => format!("spec.nodeName={only}"),
+        Some(_) => "spec.nodeName!=".to_string(),
+        None => return Ok(HashMap::new()),
+    };
     let all: Api<Pod> = Api::all(client.clone());
-    let list = all
-        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
-        .await
-        .map_err(failed("listing the pods of node", node))?;
-    for pod in list.items.iter().filter(|p| !pods::is_terminal(p)) {
-        fail_pod(client, recorder, node, pod).await?;
+    let mut params = ListParams::default().fields(&selector).limit(PAGE);
+    let mut doomed = Vec::new();
+    loop {
+        let page = all.list(&params).await.map_err(failed("listing the pods of nodes", selector.clone()))?;
+        doomed.extend(page.items.into_iter().filter(|p| !pods::is_terminal(p)).filter_map(|p| {
+            let node = p.spec.as_ref()?.node_name.clone().filter(|n| nodes.contains(n))?;
+            Some((node, p))
+        }));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
     }
-    Ok(())
+    let results: Vec<(String, Result<(), ActionError>)> = futures::stream::iter(doomed)
+        .map(|(node, pod)| async move {
+            let result = fail_pod(client, recorder, &node, &pod).await;
+            (node, result)
+        })
+        .buffer_unordered(PARALLEL_FAILS)
+        .collect()
+        .await;
+    Ok(results.into_iter().filter_map(|(node, r)| r.err().map(|e| (node, e))).collect())
 }
 
 async fn fail_pod(client: &kube::Client, recorder: &Recorder, node: &str, pod: &Pod) -> Result<(), ActionError> {

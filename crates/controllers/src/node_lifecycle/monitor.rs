@@ -3,7 +3,7 @@
 //! writes run on background tasks (one at a time per node) so a slow API never delays the
 //! heartbeats the loop is timing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 
 use futures::StreamExt;
@@ -29,6 +29,8 @@ enum Outcome {
     Done(Result<(), ActionError>),
     /// The Lease moved on since the watch last showed it: the host is alive.
     StillRenewing(Option<MicroTime>),
+    /// A write the whole batch shared failed (and was logged): the tick after tries again.
+    Retry,
 }
 
 /// Before a host is declared lost, one read of its Lease: a watch that lags behind a burst of
@@ -38,6 +40,60 @@ async fn renewed_since(client: &kube::Client, node: &str, last_seen: Option<Micr
     let lease = leases.get_opt(node).await.ok().flatten()?;
     let renew = lease.spec.and_then(|s| s.renew_time);
     (renew != last_seen).then_some(renew)
+}
+
+/// Node writes in flight at once within a batch.
+const PARALLEL_NODE_WRITES: usize = 16;
+
+/// One tick's transitions: the node writes a few at a time, then one sweep for every node
+/// found lost (or due for another look), so a rack lost at once costs one pod list, not one
+/// per host.
+async fn act(
+    client: kube::Client,
+    recorder: Recorder,
+    batch: Vec<(Transition, Option<MicroTime>)>,
+) -> Vec<(Transition, Outcome)> {
+    let (client, recorder) = (&client, &recorder);
+    let written: Vec<(Transition, Result<bool, Outcome>)> = futures::stream::iter(batch)
+        .map(|(transition, last_seen)| async move {
+            let result = match &transition {
+                Transition::Lose(n) => match renewed_since(client, n, last_seen).await {
+                    Some(renew) => Err(Outcome::StillRenewing(renew)),
+                    None => {
+                        actions::mark_lost(client, recorder, n).await.map(|()| true).map_err(|e| Outcome::Done(Err(e)))
+                    }
+                },
+                Transition::Sweep(_) => Ok(true),
+                Transition::Recover(n) => {
+                    actions::recover(client, n).await.map(|()| false).map_err(|e| Outcome::Done(Err(e)))
+                }
+            };
+            (transition, result)
+        })
+        .buffer_unordered(PARALLEL_NODE_WRITES)
+        .collect()
+        .await;
+    let mut outcomes = Vec::new();
+    let mut sweeping = Vec::new();
+    for (transition, result) in written {
+        match result {
+            Ok(true) => sweeping.push(transition),
+            Ok(false) => outcomes.push((transition, Outcome::Done(Ok(())))),
+            Err(outcome) => outcomes.push((transition, outcome)),
+        }
+    }
+    let nodes: BTreeSet<String> = sweeping.iter().map(|t| t.node().to_string()).collect();
+    match actions::sweep(client, recorder, &nodes).await {
+        Ok(mut failures) => outcomes.extend(sweeping.into_iter().map(|t| {
+            let result = failures.remove(t.node()).map_or(Ok(()), Err);
+            (t, Outcome::Done(result))
+        })),
+        Err(e) => {
+            tracing::warn!(controller = "node-lifecycle", error = %describe(&e), "sweep failed; retrying next tick");
+            outcomes.extend(sweeping.into_iter().map(|t| (t, Outcome::Retry)));
+        }
+    }
+    outcomes
 }
 
 /// Runs until `shutdown` resolves.
@@ -55,7 +111,7 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
     let mut tracker = Tracker::new(config.grace, config.resweep);
     let mut nodes_listed = false;
     let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<(Transition, Outcome)> = JoinSet::new();
+    let mut tasks: JoinSet<Vec<(Transition, Outcome)>> = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -74,17 +130,18 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
                 Err(e) => tracing::debug!(controller = "node-lifecycle", error = %describe(&e), "lease watch error; retrying"),
             },
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => match joined {
-                Ok((transition, outcome)) => {
+                Ok(outcomes) => for (transition, outcome) in outcomes {
                     in_flight.remove(transition.node());
                     match outcome {
                         Outcome::Done(Ok(())) => tracker.done(&transition, Instant::now()),
                         Outcome::Done(Err(e)) => tracing::warn!(controller = "node-lifecycle", node = transition.node(), error = %describe(&e), "retrying next tick"),
+                        Outcome::Retry => {}
                         Outcome::StillRenewing(renew) => {
                             tracing::debug!(controller = "node-lifecycle", node = transition.node(), "lease renewed after all (the watch lagged)");
                             tracker.lease_seen(transition.node(), renew.as_ref(), Instant::now());
                         }
                     }
-                }
+                },
                 Err(e) => tracing::error!(controller = "node-lifecycle", error = %e, "a node action panicked"),
             },
             _ = tick.tick() => {
@@ -94,23 +151,17 @@ pub async fn run_until(client: kube::Client, config: Config, shutdown: impl Futu
                 let now = Instant::now();
                 let snapshot = nodes.state();
                 tracker.sync_nodes(snapshot.iter().map(|n| (n.metadata.name.as_deref().unwrap_or_default(), is_tainted(n))), now);
-                for transition in tracker.due(now) {
-                    if !in_flight.insert(transition.node().to_string()) {
-                        continue;
-                    }
-                    let (client, recorder) = (client.clone(), recorder.clone());
-                    let last_seen = tracker.last_renew_time(transition.node());
-                    tasks.spawn(async move {
-                        let outcome = match &transition {
-                            Transition::Lose(n) => match renewed_since(&client, n, last_seen).await {
-                                Some(renew) => Outcome::StillRenewing(renew),
-                                None => Outcome::Done(actions::lose(&client, &recorder, n).await),
-                            },
-                            Transition::Sweep(n) => Outcome::Done(actions::sweep(&client, &recorder, n).await),
-                            Transition::Recover(n) => Outcome::Done(actions::recover(&client, n).await),
-                        };
-                        (transition, outcome)
-                    });
+                let batch: Vec<(Transition, Option<MicroTime>)> = tracker
+                    .due(now)
+                    .into_iter()
+                    .filter(|t| in_flight.insert(t.node().to_string()))
+                    .map(|t| {
+                        let last_seen = tracker.last_renew_time(t.node());
+                        (t, last_seen)
+                    })
+                    .collect();
+                if !batch.is_empty() {
+                    tasks.spawn(act(client.clone(), recorder.clone(), batch));
                 }
             }
         }
