@@ -89,14 +89,14 @@ impl Kubectl {
         out
     }
 
-    /// kubectl on a terminal (util-linux `script` gives it one), as a person types it: the
-    /// terminal's input stays open until the command is done.
-    fn on_terminal(&self, command: &str) -> String {
+    /// kubectl on a terminal (util-linux `script` gives it one). With `typing`, the terminal's
+    /// input stays open until the command is done, as a person's would; without, it ends at once.
+    fn on_terminal(&self, command: &str, typing: bool) -> String {
         let mut child = Command::new("script")
             .args(["-qec", command, "/dev/null"])
             .env("HOME", &self.home)
             .env("KUBECONFIG", &self.kubeconfig)
-            .stdin(Stdio::piped())
+            .stdin(if typing { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -205,9 +205,14 @@ async fn two_container_hosts_run_logs_exec_and_survive_a_host_loss() {
     assert!(err.contains("oops"), "stderr comes back apart: {err}");
     let (code, out, err) = k.run(&["exec", "-i", &name_b, "--", "sh", "-c", "cat; echo done"], "hello\n");
     assert_eq!((code, out.as_str()), (0, "hello\ndone\n"), "{err}");
-    let terminal =
-        k.on_terminal(&format!("kubectl exec -it {name_b} -- sh -c '[ -t 0 ] && [ -t 1 ] && echo on-a-tty'"));
+    let on_a_tty = format!("kubectl exec -it {name_b} -- sh -c '[ -t 0 ] && [ -t 1 ] && echo on-a-tty'");
+    let terminal = k.on_terminal(&on_a_tty, true);
     assert!(terminal.contains("on-a-tty"), "{terminal}");
+    // Input that ends at once (kubectl closes stdin right away) loses no output.
+    for _ in 0..3 {
+        let terminal = k.on_terminal(&on_a_tty, false);
+        assert!(terminal.contains("on-a-tty"), "with input closed: {terminal}");
+    }
     let (code, _, err) = k.run(&["exec", "nosuch", "--", "true"], "");
     assert_ne!(code, 0);
     assert!(err.contains("not found"), "{err}");

@@ -81,8 +81,12 @@ pub(super) async fn exec(id: &RuncId, bundle: &Path, request: ExecRequest) -> Ru
         drop(cmd);
         let guard = KillOnDrop { pid_file, done: false };
         let resize_fd = master.try_clone().map_err(io_err("opening a terminal"))?;
-        let file = tokio::fs::File::from_std(std::fs::File::from(master));
-        let (reader, writer) = tokio::io::split(file);
+        // Separate files for the two directions: one tokio `File` has one operation in flight,
+        // so a write (or the flush of stdin's close) would wait for the pending read of the
+        // output and then drop what it read, as a terminal cannot seek back to it.
+        let input = master.try_clone().map_err(io_err("opening a terminal"))?;
+        let reader = tokio::fs::File::from_std(std::fs::File::from(master));
+        let writer = tokio::fs::File::from_std(std::fs::File::from(input));
         return Ok(ExecProcess {
             stdin: request.stdin.then(|| Box::pin(writer) as Writer),
             stdout: Box::pin(reader),
