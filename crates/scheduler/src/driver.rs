@@ -67,6 +67,8 @@ struct Scheduler {
     /// Bound pods in the cache, for pruning after a relist.
     bound: HashMap<Key, String>,
     seen_in_relist: HashSet<Key>,
+    /// Pending pods seen by the current re-list of the pending-pods watch.
+    pending_in_relist: HashSet<Key>,
     nodes_in_relist: HashSet<String>,
     changed: bool,
     results: mpsc::UnboundedSender<(Key, BindResult)>,
@@ -91,13 +93,13 @@ impl Scheduler {
         }
         match node {
             Some(node) => {
-                self.waiting.remove(&key);
-                self.unschedulable.remove(&key);
-                self.reported.remove(&key);
+                self.unqueue(&key);
                 self.cluster.add_pod(PodInfo::from_pod(&pod), &node);
                 self.bound.insert(key, node);
             }
-            None if ours(&pod) && !self.in_flight.contains(&key) => {
+            // A pod this scheduler bound (assumed until the bound-pods watch confirms it) is not
+            // placed again when a lagging event still shows it pending.
+            None if ours(&pod) && !self.in_flight.contains(&key) && !self.cluster.is_assumed(&key.0, &key.1) => {
                 self.unschedulable.remove(&key);
                 if self.waiting.insert(key.clone(), pod).is_none() {
                     self.queue.push_back(key);
@@ -107,10 +109,40 @@ impl Scheduler {
         }
     }
 
-    fn drop_pod(&mut self, key: &Key) {
+    /// A pod left the pending-pods watch: bound (the bound-pods watch brings it, and an assumed
+    /// reservation holds its place until then), or deleted while pending.
+    fn unassigned_gone(&mut self, pod: Pod) {
+        let key = key_of(&pod);
+        if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty()) {
+            self.unqueue(&key);
+        } else {
+            self.drop_pod(&key);
+        }
+    }
+
+    /// After a re-list of pending pods: those it no longer shows are bound or gone.
+    fn prune_pending(&mut self) {
+        let gone: Vec<Key> = self
+            .waiting
+            .keys()
+            .chain(self.unschedulable.keys())
+            .filter(|k| !self.pending_in_relist.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.unqueue(&key);
+        }
+    }
+
+    /// The pod no longer waits for a host.
+    fn unqueue(&mut self, key: &Key) {
         self.waiting.remove(key);
         self.unschedulable.remove(key);
         self.reported.remove(key);
+    }
+
+    fn drop_pod(&mut self, key: &Key) {
+        self.unqueue(key);
         if self.bound.remove(key).is_some() || self.cluster.forget(&key.0, &key.1) {
             self.cluster.remove_pod(&key.0, &key.1);
             self.changed = true;
@@ -255,7 +287,13 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
     let (results, mut bind_results) = mpsc::unbounded_channel();
     let mut nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).boxed();
-    let mut pods = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()).boxed();
+    // Two pod watches, as upstream's scheduler has two informers: pods waiting for a host (two
+    // events each: created, then bound) and bound ones (every status write of every host). A
+    // burst that leaves the busy second one behind, even ended by the server and re-listed,
+    // does not delay seeing the pods to place; binds this scheduler made are assumed meanwhile.
+    let all = Api::<Pod>::all(client.clone());
+    let mut unassigned = watcher(all.clone(), watcher::Config::default().fields("spec.nodeName=")).boxed();
+    let mut assigned = watcher(all, watcher::Config::default().fields("spec.nodeName!=")).boxed();
     let retry_every = config.retry_every;
     let mut s = Scheduler {
         client,
@@ -268,6 +306,7 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
         in_flight: HashSet::new(),
         bound: HashMap::new(),
         seen_in_relist: HashSet::new(),
+        pending_in_relist: HashSet::new(),
         nodes_in_relist: HashSet::new(),
         changed: false,
         results,
@@ -300,7 +339,21 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
-            Some(event) = pods.next() => match event {
+            Some(event) = unassigned.next() => match event {
+                Ok(watcher::Event::Apply(p)) => s.pod_event(p),
+                Ok(watcher::Event::Delete(p)) => s.unassigned_gone(p),
+                Ok(watcher::Event::Init) => s.pending_in_relist.clear(),
+                Ok(watcher::Event::InitApply(p)) => {
+                    s.pending_in_relist.insert(key_of(&p));
+                    s.pod_event(p);
+                }
+                Ok(watcher::Event::InitDone) => s.prune_pending(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching pending pods failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            Some(event) = assigned.next() => match event {
                 Ok(watcher::Event::Apply(p)) => s.pod_event(p),
                 Ok(watcher::Event::Delete(p)) => s.drop_pod(&key_of(&p)),
                 Ok(watcher::Event::Init) => s.seen_in_relist.clear(),
@@ -315,7 +368,7 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "watching pods failed; retrying");
+                    tracing::warn!(error = %e, "watching bound pods failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
