@@ -153,8 +153,7 @@ impl Objects {
             if !filter.matches_stored(&kv.value) {
                 return Ok(None);
             }
-            let obj = self.decode(res, kv)?;
-            Ok(filter.matches(&obj).then_some(obj))
+            self.decode(res, kv).map(Some)
         })
         .await
     }
