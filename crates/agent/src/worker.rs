@@ -406,7 +406,9 @@ impl Worker {
                 return;
             }
         };
-        match runtime.start_container(&sandbox, pod, &resolved).await {
+        let started = runtime.start_container(&sandbox, pod, &resolved).await;
+        report_runtime_events(runtime.as_ref(), &self.events, pod);
+        match started {
             Ok(id) => {
                 if let Some(old) = rec.previous_id.take() {
                     let _ = runtime.remove_container(&old).await;
@@ -554,4 +556,13 @@ fn without_times(status: &Value) -> Value {
 /// A timestamp as the API writes them.
 pub fn rfc3339(t: SystemTime) -> String {
     k8s_openapi::jiff::Timestamp::try_from(t).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Reports what the runtime did for the pod on its own (a VM boot, say) as its Events.
+fn report_runtime_events(runtime: &dyn Runtime, events: &Recorder, pod: &Pod) {
+    let Some(uid) = pod.metadata.uid.as_deref() else { return };
+    for e in runtime.drain_events(uid) {
+        let kind = if e.warning { Kind::Warning } else { Kind::Normal };
+        events.pod(pod, kind, &e.reason, e.message);
+    }
 }

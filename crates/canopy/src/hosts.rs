@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use canopy_agent::runtime::container::{ContainerConfig, ContainerRuntime};
+use canopy_agent::runtime::microvm::{AccelChoice, MicrovmConfig, MicrovmRuntime};
 use canopy_agent::runtime::sim::{SimConfig, SimRuntime};
 use canopy_agent::runtime::{Resources, Runtime};
 
@@ -51,11 +52,13 @@ impl Connection {
     }
 }
 
-/// What runs the host's pods: `container` (runc, one network namespace per pod) or `sim`
-/// (runs nothing; pods report Running after a start latency). `microvm` is not built yet.
+/// What runs the host's pods: `container` (runc, one network namespace per pod), `microvm`
+/// (one QEMU microVM with its own kernel per pod) or `sim` (runs nothing; pods report Running
+/// after a start latency).
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum RuntimeKind {
     Container,
+    Microvm,
     Sim,
 }
 
@@ -150,6 +153,85 @@ impl ContainerArgs {
     }
 }
 
+/// The microvm runtime's own settings.
+#[derive(clap::Args)]
+pub struct MicrovmArgs {
+    /// The pod VMs' kernel (default: the newest /boot/vmlinuz-*-cloud-amd64, from Debian's
+    /// linux-image-cloud-amd64); its modules are read from /lib/modules/RELEASE.
+    #[arg(long)]
+    guest_kernel: Option<PathBuf>,
+    /// The static canopy-guest executable, the pod VMs' init (default: built by
+    /// scripts/build-guest into target/guest/, or installed beside canopy).
+    #[arg(long)]
+    guest_binary: Option<PathBuf>,
+    /// The accelerator: `auto` boots a probe VM with KVM and falls back to TCG (software
+    /// emulation) when it cannot boot.
+    #[arg(long, value_enum, default_value = "auto")]
+    accel: AccelArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AccelArg {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+impl MicrovmArgs {
+    fn kernel(&self) -> anyhow::Result<PathBuf> {
+        if let Some(k) = &self.guest_kernel {
+            return Ok(k.clone());
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/boot")
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        found.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64")));
+        found.sort();
+        found.pop().context("no guest kernel in /boot (apt-get install linux-image-cloud-amd64, or pass --guest-kernel)")
+    }
+
+    fn guest_binary(&self) -> anyhow::Result<PathBuf> {
+        if let Some(g) = &self.guest_binary {
+            return Ok(g.clone());
+        }
+        let exe = std::env::current_exe().context("finding canopy's own executable")?;
+        let dir = exe.parent().context("canopy's executable has no directory")?;
+        [dir.join("../guest/canopy-guest"), dir.join("canopy-guest")]
+            .into_iter()
+            .find(|p| p.is_file())
+            .context("no canopy-guest next to canopy (run scripts/build-guest, or pass --guest-binary)")
+    }
+
+    pub async fn runtime(
+        &self,
+        container: &ContainerArgs,
+        data_dir: &Path,
+        capacity: &Capacity,
+    ) -> anyhow::Result<Arc<dyn Runtime>> {
+        let base = container.config(data_dir, capacity)?;
+        let accel = match self.accel {
+            AccelArg::Auto => AccelChoice::Auto,
+            AccelArg::Kvm => AccelChoice::Kvm,
+            AccelArg::Tcg => AccelChoice::Tcg,
+        };
+        let config = MicrovmConfig {
+            data_dir: base.data_dir,
+            insecure_registries: base.insecure_registries,
+            capacity: base.capacity,
+            max_pods: base.max_pods,
+            bridge: base.bridge,
+            pod_cidr: base.pod_cidr,
+            host_netns: base.host_netns,
+            kernel: self.kernel()?,
+            guest: self.guest_binary()?,
+            accel,
+        };
+        let runtime = MicrovmRuntime::new(config).await.context("starting the microvm runtime")?;
+        eprintln!("canopy agent: runtime microvm: pod VMs boot with {}", runtime.accel().name());
+        Ok(Arc::new(runtime))
+    }
+}
+
 pub fn container_runtime(config: ContainerConfig) -> anyhow::Result<Arc<dyn Runtime>> {
     Ok(Arc::new(ContainerRuntime::new(config).context("starting the container runtime (is runc installed?)")?))
 }
@@ -178,6 +260,8 @@ pub struct AgentArgs {
     listen: SocketAddr,
     #[command(flatten)]
     container: ContainerArgs,
+    #[command(flatten)]
+    microvm: MicrovmArgs,
     #[command(flatten)]
     capacity: Capacity,
     #[command(flatten)]
@@ -230,8 +314,14 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         canopy_agent::HostIdentity { name: a.name.unwrap_or_else(hostname), zone: a.zone, address: a.address };
     let spec = HostSpec { identity, data_dir: a.data_dir.clone(), listen: a.listen };
     let (container, capacity, sim) = (a.container, a.capacity, a.sim);
+    // Built before the host starts: it may boot a probe VM.
+    let microvm = match a.runtime {
+        RuntimeKind::Microvm => Some(a.microvm.runtime(&container, &a.data_dir, &capacity).await?),
+        _ => None,
+    };
     run_host(config, spec, move || match a.runtime {
         RuntimeKind::Container => container_runtime(container.config(&a.data_dir, &capacity)?),
+        RuntimeKind::Microvm => microvm.context("the microvm runtime was not built"),
         RuntimeKind::Sim => {
             eprintln!("canopy agent: runtime sim: pods are simulated, nothing runs on this machine");
             Ok(Arc::new(SimRuntime::new(sim.config(&capacity))))

@@ -6,6 +6,7 @@
 //! runtime only prepares sandboxes, starts and stops containers and says what state they are in.
 
 pub mod container;
+pub mod microvm;
 pub mod sim;
 
 use std::future::Future;
@@ -160,6 +161,15 @@ pub struct ExecProcess {
     pub exit: Exit,
 }
 
+/// A notable step a runtime took for a pod (a VM booted, an image disk was made), reported by
+/// the agent as one of the pod's Events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeEvent {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+}
+
 /// What runs pods on a host. Implementations are shared by every pod worker of the host.
 #[async_trait::async_trait]
 pub trait Runtime: Send + Sync + 'static {
@@ -202,4 +212,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Opens a TCP connection to `port` at the pod's address, from the pod network (HTTP and
     /// TCP probes, port forwarding). The pod network is not reachable from the host's own.
     async fn dial(&self, sandbox: &Sandbox, port: u16) -> RuntimeResult<tokio::net::TcpStream>;
+
+    /// The events of the pod (by uid) since the last call.
+    fn drain_events(&self, _pod_uid: &str) -> Vec<RuntimeEvent> {
+        Vec::new()
+    }
 }

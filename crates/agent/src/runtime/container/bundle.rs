@@ -59,7 +59,7 @@ pub(super) struct Spec<'a> {
 
 /// The process arguments the Kubernetes way: `command` replaces the image's entrypoint and
 /// drops its cmd; `args` replaces the cmd.
-pub(super) fn process_args(container: &Container, image: &canopy_oci::ImageConfig) -> Vec<String> {
+pub(crate) fn process_args(container: &Container, image: &canopy_oci::ImageConfig) -> Vec<String> {
     match (&container.command, &container.args) {
         (Some(command), args) if !command.is_empty() => command.iter().chain(args.iter().flatten()).cloned().collect(),
         (_, Some(args)) if !args.is_empty() => image.entrypoint.iter().chain(args).cloned().collect(),
@@ -70,7 +70,7 @@ pub(super) fn process_args(container: &Container, image: &canopy_oci::ImageConfi
 /// The image's environment, overridden by the container's values (the agent resolves `valueFrom`
 /// and `envFrom` into literal values before it starts a container), with a default `PATH` when
 /// neither sets one.
-pub(super) fn process_env(container: &Container, image: &canopy_oci::ImageConfig) -> Vec<String> {
+pub(crate) fn process_env(container: &Container, image: &canopy_oci::ImageConfig) -> Vec<String> {
     let mut env: Vec<String> = image.env.clone();
     for var in container.env.iter().flatten() {
         let Some(value) = &var.value else { continue };
@@ -86,7 +86,7 @@ pub(super) fn process_env(container: &Container, image: &canopy_oci::ImageConfig
 
 /// uid and gid: the pod's or container's `runAsUser`/`runAsGroup`, else the image's numeric
 /// `User`; user names would need the image's `/etc/passwd` and run as root for now.
-pub(super) fn process_user(pod: &Pod, container: &Container, image: &canopy_oci::ImageConfig) -> (i64, i64) {
+pub(crate) fn process_user(pod: &Pod, container: &Container, image: &canopy_oci::ImageConfig) -> (i64, i64) {
     let sc = container.security_context.as_ref();
     let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let (mut uid, mut gid) = (0, 0);

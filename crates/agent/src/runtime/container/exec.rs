@@ -131,7 +131,7 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 /// Connects to `ip:port` from inside the network namespace `netns` (a path under /run/netns).
 /// A socket stays in the namespace it was made in, so a short-lived thread enters the
 /// namespace, connects and hands the connection back; no agent thread ever changes namespace.
-pub(super) async fn dial(netns: PathBuf, ip: std::net::Ipv4Addr, port: u16) -> RuntimeResult<tokio::net::TcpStream> {
+pub(crate) async fn dial(netns: PathBuf, ip: std::net::Ipv4Addr, port: u16) -> RuntimeResult<tokio::net::TcpStream> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("canopy-dial".into())

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Container;
 
 use crate::runtime::{PullSecret, RuntimeError, RuntimeResult};
 
-pub(super) struct Images {
+pub(crate) struct Images {
     puller: Puller,
 }
 
@@ -33,7 +33,7 @@ pub(super) fn policy(container: &Container, image: &ImageRef) -> PullPolicy {
 }
 
 /// The image ID of a container status: `docker-pullable://<registry>/<repository>@<digest>`.
-pub(super) fn image_id(container: &Container, image: &Image) -> String {
+pub(crate) fn image_id(container: &Container, image: &Image) -> String {
     match reference(container) {
         Ok(r) => format!("docker-pullable://{}/{}@{}", r.registry(), r.repository(), image.digest),
         Err(_) => format!("docker-pullable://{}", image.digest),
@@ -56,7 +56,7 @@ fn credentials(secrets: &[PullSecret], registry: &str) -> Vec<Credentials> {
 }
 
 impl Images {
-    pub(super) fn new(cache_dir: PathBuf, insecure_registries: Vec<String>) -> RuntimeResult<Self> {
+    pub(crate) fn new(cache_dir: PathBuf, insecure_registries: Vec<String>) -> RuntimeResult<Self> {
         let mut config = PullerConfig::new(&cache_dir);
         config.insecure_registries = insecure_registries;
         let puller = Puller::new(config)
@@ -67,7 +67,7 @@ impl Images {
     /// Pulls the container's image according to its pull policy: with each of the pull
     /// secrets' credentials for the image's registry in turn (like the kubelet's keyring), or
     /// anonymously when none has any.
-    pub(super) async fn pull(&self, container: &Container, secrets: &[PullSecret]) -> RuntimeResult<Image> {
+    pub(crate) async fn pull(&self, container: &Container, secrets: &[PullSecret]) -> RuntimeResult<Image> {
         let image = reference(container)?;
         let policy = policy(container, &image);
         let candidates = credentials(secrets, image.registry());
@@ -84,9 +84,15 @@ impl Images {
         Err(RuntimeError::ImagePull(last.map(|e| e.to_string()).unwrap_or_default()))
     }
 
+    /// The container's image if the cache has it.
+    pub(crate) async fn cached(&self, container: &Container) -> Option<Image> {
+        let image = reference(container).ok()?;
+        self.puller.pull(&image, PullPolicy::Never, None).await.ok()
+    }
+
     /// The image a container starts from: the cached one (the agent pulls before it starts),
     /// or a pull when the cache lost it.
-    pub(super) async fn get(&self, container: &Container) -> RuntimeResult<Image> {
+    pub(crate) async fn get(&self, container: &Container) -> RuntimeResult<Image> {
         let image = reference(container)?;
         match self.puller.pull(&image, PullPolicy::Never, None).await {
             Ok(found) => Ok(found),

@@ -16,14 +16,14 @@
 //! owns ([`ContainerConfig::host_netns`]) and veth pairs are created directly between that
 //! namespace and the pod's.
 
-mod bundle;
-mod exec;
+pub(crate) mod bundle;
+pub(crate) mod exec;
 mod ids;
-mod image;
-mod network;
-mod resources;
+pub(crate) mod image;
+pub(crate) mod network;
+pub(crate) mod resources;
 mod runc;
-mod volumes;
+pub(crate) mod volumes;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

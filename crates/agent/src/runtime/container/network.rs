@@ -26,15 +26,25 @@ pub(super) fn uid_of(sandbox_id: &str) -> Option<&str> {
     sandbox_id.strip_prefix(NETNS_PREFIX).filter(|uid| !uid.is_empty() && !uid.contains('/'))
 }
 
-pub(super) fn netns_path(name: &str) -> PathBuf {
+pub(crate) fn netns_path(name: &str) -> PathBuf {
     Path::new("/run/netns").join(name)
 }
 
 /// The host end of a pod's veth pair: `vc` and the first 13 hex digits of the uid (interface
 /// names have at most 15 bytes).
 fn veth_name(uid: &str) -> String {
+    link_name("vc", uid)
+}
+
+/// `prefix` and the first 13 hex digits of the uid.
+fn link_name(prefix: &str, uid: &str) -> String {
     let hex: String = uid.chars().filter(char::is_ascii_alphanumeric).take(13).collect();
-    format!("vc{hex}")
+    format!("{prefix}{hex}")
+}
+
+/// The tap device of a pod VM.
+pub(crate) fn tap_name(uid: &str) -> String {
+    link_name("tp", uid)
 }
 
 /// An IPv4 network in CIDR notation.
@@ -68,7 +78,7 @@ impl Cidr {
     }
 }
 
-pub(super) struct Network {
+pub(crate) struct Network {
     cidr: Cidr,
     bridge: String,
     host_netns: String,
@@ -81,11 +91,11 @@ pub(super) struct Network {
 
 impl Network {
     /// The Canopy-owned namespace holding the bridge.
-    pub(super) fn host_netns(&self) -> &str {
+    pub(crate) fn host_netns(&self) -> &str {
         &self.host_netns
     }
 
-    pub(super) fn new(data_dir: &Path, cidr: &str, bridge: &str, host_netns: String) -> RuntimeResult<Self> {
+    pub(crate) fn new(data_dir: &Path, cidr: &str, bridge: &str, host_netns: String) -> RuntimeResult<Self> {
         let cidr = Cidr::parse(cidr).ok_or_else(|| RuntimeError::Other(format!("invalid pod CIDR {cidr:?}")))?;
         std::fs::create_dir_all(data_dir)
             .map_err(|e| RuntimeError::Other(format!("creating {}: {e}", data_dir.display())))?;
@@ -129,6 +139,40 @@ impl Network {
             }
         }
         Ok(addr)
+    }
+
+    /// A tap device on the bridge for a pod VM (the VM is the pod's network stack) and the
+    /// pod's address, which the guest puts on the VM's NIC.
+    pub(crate) async fn create_tap(&self, uid: &str) -> RuntimeResult<Ipv4Addr> {
+        let owner = netns_name(uid);
+        let addr = self.allocate(&owner)?;
+        self.ensure_bridge().await?;
+        let tap = tap_name(uid);
+        let host = self.host_netns.as_str();
+        let _ = ip(&["-n", host, "link", "del", &tap]).await;
+        let steps: [&[&str]; 2] = [
+            &["-n", host, "tuntap", "add", "dev", &tap, "mode", "tap"],
+            &["-n", host, "link", "set", &tap, "master", &self.bridge, "up"],
+        ];
+        for step in steps {
+            if let Err(e) = ip(step).await {
+                let _ = ip(&["-n", host, "link", "del", &tap]).await;
+                let _ = self.release(&owner);
+                return Err(RuntimeError::Sandbox(e));
+            }
+        }
+        Ok(addr)
+    }
+
+    /// Deletes a pod VM's tap device and gives its address back.
+    pub(crate) async fn remove_tap(&self, uid: &str) -> RuntimeResult<()> {
+        let _ = ip(&["-n", &self.host_netns, "link", "del", &tap_name(uid)]).await;
+        self.release(&netns_name(uid))
+    }
+
+    /// The pods' gateway (the bridge) and prefix length.
+    pub(crate) fn gateway(&self) -> (Ipv4Addr, u8) {
+        (self.cidr.gateway(), self.cidr.prefix)
     }
 
     /// Deletes the namespace and veth pair and gives the address back.

@@ -13,7 +13,7 @@ const MIN_SHARES: i64 = 2;
 
 /// A quantity in thousandths of its unit (`500m` is 500, `2` is 2000, `1Ki` is 1_024_000), or
 /// `None` for forms this parser does not know.
-pub(super) fn milli(q: &str) -> Option<i128> {
+pub(crate) fn milli(q: &str) -> Option<i128> {
     let q = q.trim();
     let split = q.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(q.len());
     let (number, suffix) = q.split_at(split);

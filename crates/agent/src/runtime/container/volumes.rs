@@ -146,7 +146,7 @@ pub(super) fn unmount_all(pod_dir: &Path) -> Result<(), String> {
 }
 
 /// The pod's hostname: `spec.hostname`, else its name (at most 63 bytes, as upstream).
-pub(super) fn hostname(pod: &Pod) -> String {
+pub(crate) fn hostname(pod: &Pod) -> String {
     let spec_hostname = pod.spec.as_ref().and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty());
     let mut name = spec_hostname.or_else(|| pod.metadata.name.clone()).unwrap_or_default();
     name.truncate(63);
@@ -155,7 +155,7 @@ pub(super) fn hostname(pod: &Pod) -> String {
 
 /// `/etc/hosts` as the kubelet writes it: loopback names, the pod's address with its name
 /// (and its fully qualified name under a subdomain), then the pod's `hostAliases`.
-pub(super) fn hosts(pod: &Pod, ip: &str) -> String {
+pub(crate) fn hosts(pod: &Pod, ip: &str) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
     let host = hostname(pod);
     let mut out = String::from(
