@@ -182,12 +182,17 @@ impl MicrovmArgs {
         if let Some(k) = &self.guest_kernel {
             return Ok(k.clone());
         }
-        let mut found: Vec<PathBuf> = std::fs::read_dir("/boot")
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        found.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64")));
+        let mut found: Vec<PathBuf> =
+            std::fs::read_dir("/boot").map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        found.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
+        });
         found.sort();
-        found.pop().context("no guest kernel in /boot (apt-get install linux-image-cloud-amd64, or pass --guest-kernel)")
+        found
+            .pop()
+            .context("no guest kernel in /boot (apt-get install linux-image-cloud-amd64, or pass --guest-kernel)")
     }
 
     fn guest_binary(&self) -> anyhow::Result<PathBuf> {

@@ -104,7 +104,8 @@ impl Containers {
         }
         let device = find_disk(serial).ok_or_else(|| Failure::bad(format!("no disk with serial {serial}")))?;
         let target = Path::new(RUN).join("disks").join(serial);
-        std::fs::create_dir_all(&target).map_err(|e| Failure::internal(format!("creating {}: {e}", target.display())))?;
+        std::fs::create_dir_all(&target)
+            .map_err(|e| Failure::internal(format!("creating {}: {e}", target.display())))?;
         mount(&device, &target, "ext4", MountFlags::empty(), None)
             .map_err(|e| Failure::internal(format!("mounting {}: {e}", device.display())))?;
         disks.insert(serial.to_string(), target.clone());
@@ -154,7 +155,11 @@ impl Containers {
         };
         let json = serde_json::to_vec(&stage).expect("a stage spec serializes");
         std::fs::write(dir.join(SPEC_FILE), json).map_err(io("writing the spec in"))?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log")).map_err(io("opening the log in"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("log"))
+            .map_err(io("opening the log in"))?;
         let exe = std::env::current_exe().map_err(|e| Failure::internal(format!("finding canopy-guest: {e}")))?;
         let started = now_ms();
         let mut child = tokio::process::Command::new(exe)

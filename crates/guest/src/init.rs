@@ -38,7 +38,13 @@ fn mount_kernel_filesystems() -> Result<(), String> {
         ("proc", "/proc", "proc", nosuid, None),
         ("sysfs", "/sys", "sysfs", nosuid, None),
         ("devtmpfs", "/dev", "devtmpfs", MountFlags::NOSUID, Some(c"mode=0755")),
-        ("devpts", "/dev/pts", "devpts", MountFlags::NOSUID | MountFlags::NOEXEC, Some(c"ptmxmode=0666,gid=5,mode=0620")),
+        (
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+            Some(c"ptmxmode=0666,gid=5,mode=0620"),
+        ),
         ("tmpfs", "/run", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, Some(c"mode=0755")),
         ("tmpfs", "/tmp", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, None),
     ];

@@ -271,9 +271,7 @@ impl FrameDecoder {
 
 /// Checks a volume file's path: relative, no `..`, no empty or `.` components.
 pub fn valid_relative_path(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+    !path.is_empty() && !path.starts_with('/') && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::containers::{Container, Containers, Failure};
 use crate::init::RUN;
@@ -156,7 +156,9 @@ async fn follow_log(container: Arc<Container>, offset: u64) -> Result<tokio::syn
     let mut file = tokio::fs::File::open(container.log_path())
         .await
         .map_err(|e| Failure::internal(format!("opening the log: {e}")))?;
-    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| Failure::internal(format!("seeking the log: {e}")))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| Failure::internal(format!("seeking the log: {e}")))?;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];

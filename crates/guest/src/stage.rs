@@ -116,8 +116,10 @@ fn prepare_root(spec: &StageSpec) -> Result<(), String> {
 
     let dev = root.join("dev");
     mkdir(&dev)?;
-    mount("tmpfs", &dev, "tmpfs", MountFlags::NOSUID | MountFlags::NOEXEC, c"mode=0755").map_err(at("mounting", &dev))?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+    mount("tmpfs", &dev, "tmpfs", MountFlags::NOSUID | MountFlags::NOEXEC, c"mode=0755")
+        .map_err(at("mounting", &dev))?;
+    for (name, major, minor) in
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
     {
         let path = dev.join(name);
         let device = rustix::fs::makedev(major, minor);
@@ -166,7 +168,8 @@ fn prepare_root(spec: &StageSpec) -> Result<(), String> {
         }
         mount_bind(&m.source, &target).map_err(at("mounting", &target))?;
         if m.read_only {
-            mount_remount(&target, MountFlags::BIND | MountFlags::RDONLY, "").map_err(at("making read-only", &target))?;
+            mount_remount(&target, MountFlags::BIND | MountFlags::RDONLY, "")
+                .map_err(at("making read-only", &target))?;
         }
     }
     Ok(())
@@ -192,7 +195,8 @@ fn start_in(dir: &Path) -> Result<i32, String> {
     let Some((program, args)) = spec.command.split_first() else {
         return Err("the container has no command".into());
     };
-    let error = Command::new(program).args(args).env_clear().envs(env_pairs(&spec.env)).uid(spec.uid).gid(spec.gid).exec();
+    let error =
+        Command::new(program).args(args).env_clear().envs(env_pairs(&spec.env)).uid(spec.uid).gid(spec.gid).exec();
     eprintln!("canopy-guest: running {program:?}: {error}");
     Ok(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
 }

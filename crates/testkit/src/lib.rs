@@ -17,8 +17,10 @@ const REGISTRY_TOOLS: &[&str] = &["/usr/bin/docker-registry", "/usr/bin/umoci", 
 const CONTAINER_TOOLS: &[&str] = &["/usr/sbin/runc", "/usr/sbin/ip"];
 
 /// The busybox applets the test image links.
-const APPLETS: &[&str] =
-    &["sh", "sleep", "ping", "nc", "cat", "echo", "grep", "touch", "httpd", "rm", "test", "[", "mkdir", "stat", "ls", "uname", "hostname"];
+const APPLETS: &[&str] = &[
+    "sh", "sleep", "ping", "nc", "cat", "echo", "grep", "touch", "httpd", "rm", "test", "[", "mkdir", "stat", "ls",
+    "uname", "hostname",
+];
 
 /// `puller:s3cret` (bcrypt), for a registry that wants credentials.
 pub const HTPASSWD: &str = "puller:$2b$04$13aQV6XxgpjP8eflVbXvjO/VIaXqzQNMqFLDS.GP7/aJz0T/LXEUu\n";

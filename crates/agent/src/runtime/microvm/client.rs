@@ -88,7 +88,12 @@ impl GuestClient {
     }
 
     /// A request with a JSON body (or none) whose answer must be a success; its body.
-    pub async fn call(&self, method: Method, path: &str, json: Option<&impl serde::Serialize>) -> Result<Bytes, String> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&impl serde::Serialize>,
+    ) -> Result<Bytes, String> {
         let body = match json {
             Some(value) => Full::new(Bytes::from(serde_json::to_vec(value).expect("protocol types serialize"))).boxed(),
             None => Empty::new().boxed(),

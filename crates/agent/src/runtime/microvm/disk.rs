@@ -37,7 +37,8 @@ fn tree_size(dir: &Path) -> u64 {
 }
 
 async fn run(command: &mut Command) -> Result<(), String> {
-    let out = command.stdin(std::process::Stdio::null()).output().await.map_err(|e| format!("running {command:?}: {e}"))?;
+    let out =
+        command.stdin(std::process::Stdio::null()).output().await.map_err(|e| format!("running {command:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -83,11 +84,8 @@ impl Disks {
     /// A fresh copy-on-write layer over `base` at `overlay`.
     pub async fn overlay(base: &Path, overlay: &Path) -> RuntimeResult<()> {
         let _ = std::fs::remove_file(overlay);
-        run(Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-            .arg(base)
-            .arg(overlay))
-        .await
-        .map_err(|e| RuntimeError::Start(format!("creating the writable layer: {e}")))
+        run(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"]).arg(base).arg(overlay))
+            .await
+            .map_err(|e| RuntimeError::Start(format!("creating the writable layer: {e}")))
     }
 }

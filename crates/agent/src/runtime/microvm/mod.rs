@@ -271,7 +271,12 @@ impl MicrovmRuntime {
     }
 
     fn pod(&self, uid: &str) -> RuntimeResult<Arc<PodVm>> {
-        self.pods.lock().expect("pods lock").get(uid).cloned().ok_or_else(|| RuntimeError::NotFound(format!("pod {uid}")))
+        self.pods
+            .lock()
+            .expect("pods lock")
+            .get(uid)
+            .cloned()
+            .ok_or_else(|| RuntimeError::NotFound(format!("pod {uid}")))
     }
 
     /// The pod's running VM, booting it (again, after a crash) when there is none.
@@ -350,7 +355,8 @@ impl MicrovmRuntime {
         });
         let client = Arc::new(GuestClient::new(socket));
         let vm = Vm { client: client.clone(), pid, exited };
-        let deadline = Instant::now() + if self.accel == Accel::Kvm { Duration::from_secs(20) } else { Duration::from_secs(90) };
+        let deadline =
+            Instant::now() + if self.accel == Accel::Kvm { Duration::from_secs(20) } else { Duration::from_secs(90) };
         if let Err(e) = client.wait_ready(deadline, || vm.alive()).await {
             vm.kill();
             let said = vm.exited.borrow().clone().unwrap_or_default();
@@ -506,9 +512,16 @@ impl Runtime for MicrovmRuntime {
         let mut mounts = Vec::new();
         for m in container.volume_mounts.iter().flatten() {
             if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
-                return Err(RuntimeError::Volume(format!("volumeMount {:?}: subPath is not supported in pod VMs", m.name)));
+                return Err(RuntimeError::Volume(format!(
+                    "volumeMount {:?}: subPath is not supported in pod VMs",
+                    m.name
+                )));
             }
-            mounts.push(guest::Mount { volume: m.name.clone(), path: m.mount_path.clone(), read_only: m.read_only == Some(true) });
+            mounts.push(guest::Mount {
+                volume: m.name.clone(),
+                path: m.mount_path.clone(),
+                read_only: m.read_only == Some(true),
+            });
         }
         let image = self.images.get(container).await?;
         let vm = self.vm(&uid, &pod_vm, pod).await?;
@@ -651,13 +664,8 @@ impl Runtime for MicrovmRuntime {
     async fn exec(&self, id: &str, request: ExecRequest) -> RuntimeResult<ExecProcess> {
         let (uid, guest_id) = parse_id(id)?;
         let pod_vm = self.pod(uid)?;
-        let vm = pod_vm
-            .vm
-            .lock()
-            .await
-            .clone()
-            .filter(|vm| vm.alive())
-            .ok_or_else(|| other("the pod VM is not running"))?;
+        let vm =
+            pod_vm.vm.lock().await.clone().filter(|vm| vm.alive()).ok_or_else(|| other("the pod VM is not running"))?;
         exec(&vm, guest_id, request).await
     }
 
@@ -684,13 +692,15 @@ async fn exec(vm: &Vm, guest_id: &str, request: ExecRequest) -> RuntimeResult<Ex
     let body = StreamBody::new(
         tokio_stream::wrappers::ReceiverStream::new(frames_rx).map(|b| Ok(hyper::body::Frame::data(b))),
     );
-    let (status, mut answer) = vm.client.send(Method::POST, &format!("containers/{guest_id}/exec"), body.boxed()).await.map_err(other)?;
+    let (status, mut answer) =
+        vm.client.send(Method::POST, &format!("containers/{guest_id}/exec"), body.boxed()).await.map_err(other)?;
     if !status.is_success() {
         let text = answer.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         return Err(other(format!("exec: {} {}", status.as_u16(), String::from_utf8_lossy(&text).trim())));
     }
-    let (stdout_r, stdout_w) = tokio::io::simplex(64 * 1024);
-    let (stderr_r, stderr_w) = tokio::io::simplex(64 * 1024);
+    // Duplex halves, unlike simplex ones, end the reader when the writer is dropped.
+    let (stdout_r, stdout_w) = tokio::io::duplex(64 * 1024);
+    let (stderr_r, stderr_w) = tokio::io::duplex(64 * 1024);
     let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let (mut stdout_w, mut stderr_w) = (stdout_w, stderr_w);
@@ -719,7 +729,7 @@ async fn exec(vm: &Vm, guest_id: &str, request: ExecRequest) -> RuntimeResult<Ex
         let _ = exit_tx.send(exit);
     });
     let stdin = if request.stdin {
-        let (stdin_r, stdin_w) = tokio::io::simplex(64 * 1024);
+        let (stdin_r, stdin_w) = tokio::io::duplex(64 * 1024);
         let tx = frames_tx.clone();
         tokio::spawn(async move {
             let mut stdin_r = stdin_r;
