@@ -190,13 +190,37 @@ async fn runs_a_pod_in_its_own_vm() {
     wait_for_log(&rt, &again, "hi there").await;
     rt.remove_container(&id).await.expect("remove the old container");
 
-    // Deleting the pod stops the VM and removes its writable layer.
+    // A QEMU crash is a failure of the containers in it; the next start boots the VM again.
     let pod_dir = data.path().join("pods").join(pod.metadata.uid.as_deref().expect("uid"));
+    let socket = pod_dir.join("guest.sock").display().to_string();
+    let killed = std::process::Command::new("pkill").args(["-KILL", "-f", &socket]).status().expect("pkill");
+    assert!(killed.success(), "QEMU of the pod was running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match rt.container_state(&again).await.expect("state") {
+            ContainerState::Exited { exit_code, .. } => {
+                assert_ne!(exit_code, 0);
+                break;
+            }
+            ContainerState::Running { .. } => assert!(Instant::now() < deadline, "the crash went unnoticed"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let third = rt.start_container(&sandbox, &pod, &web).await.expect("start after the crash");
+    wait_for_log(&rt, &third, "hi there").await;
+    let events = rt.drain_events(pod.metadata.uid.as_deref().expect("uid"));
+    assert!(events.iter().any(|e| e.reason == "VMStarted"), "the VM booted again: {events:?}");
+
+    // Deleting the pod stops the VM and removes its writable layer.
     assert!(pod_dir.join("c0.qcow2").exists());
-    rt.stop_container(&again, Duration::from_secs(1)).await.expect("stop");
+    rt.stop_container(&third, Duration::from_secs(1)).await.expect("stop");
     rt.remove_sandbox(&sandbox).await.expect("remove sandbox");
     assert!(!pod_dir.exists(), "the pod's disks are removed");
-    assert!(rt.container_state(&again).await.is_err(), "the pod is forgotten");
+    assert!(rt.container_state(&third).await.is_err(), "the pod is forgotten");
+    assert!(
+        !std::process::Command::new("pgrep").args(["-f", &socket]).status().expect("pgrep").success(),
+        "QEMU is gone"
+    );
 }
 
 fn which(name: &str) -> Option<PathBuf> {

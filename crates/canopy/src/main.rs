@@ -52,7 +52,7 @@ enum Command {
     /// Revoke the current context's token and remove it from the kubeconfig.
     Logout(login::LogoutArgs),
     /// Run this machine as a host: register it as a Node and run the pods placed on it.
-    Agent(hosts::AgentArgs),
+    Agent(Box<hosts::AgentArgs>),
     /// Simulate many hosts in one process (scale tests); stopping it loses them all.
     Sim(hosts::SimArgs),
     /// Report what this machine can run (KVM, QEMU, guest kernel, runc).
@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Group { command, kubeconfig } => directory::group(command, kubeconfig).await,
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a).await,
-        Command::Agent(a) => hosts::agent(a).await,
+        Command::Agent(a) => hosts::agent(*a).await,
         Command::Sim(a) => hosts::sim(a).await,
         Command::Doctor => doctor::doctor(),
     }

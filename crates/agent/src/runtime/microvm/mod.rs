@@ -287,6 +287,13 @@ impl MicrovmRuntime {
         }
         if let Some(old) = slot.take() {
             old.kill();
+            // Whatever ran in the old VM died with it.
+            let mut states = pod_vm.states.lock().expect("states lock");
+            for state in states.values_mut() {
+                if let ContainerState::Running { started_at } = *state {
+                    *state = died(started_at);
+                }
+            }
         }
         let vm = Arc::new(self.boot(uid, pod_vm, pod).await?);
         *slot = Some(vm.clone());
@@ -539,6 +546,8 @@ impl Runtime for MicrovmRuntime {
         };
         vm.client.call(Method::POST, "containers", Some(&spec)).await.map_err(RuntimeError::Start)?;
         let id = format!("microvm://{uid}/{guest_id}");
+        let running = ContainerState::Running { started_at: SystemTime::now() };
+        pod_vm.states.lock().expect("states lock").insert(guest_id.clone(), running);
         Self::copy_logs(vm, guest_id.clone(), pod_vm.dir.join(format!("{guest_id}.log")));
         Ok(id)
     }
@@ -547,27 +556,19 @@ impl Runtime for MicrovmRuntime {
         let (uid, guest_id) = parse_id(id)?;
         let pod_vm = self.pod(uid)?;
         let vm = pod_vm.vm.lock().await.clone();
-        let known = || pod_vm.states.lock().expect("states lock").get(guest_id).cloned();
-        let Some(vm) = vm.filter(|vm| vm.alive()) else {
-            // The VM is gone (QEMU crashed or was killed): its containers died with it.
-            return match known() {
-                Some(ContainerState::Running { started_at }) => {
-                    let state = ContainerState::Exited {
-                        exit_code: 137,
-                        reason: "Error".into(),
-                        started_at,
-                        finished_at: SystemTime::now(),
-                    };
-                    pod_vm.states.lock().expect("states lock").insert(guest_id.to_string(), state.clone());
-                    Ok(state)
-                }
-                Some(state) => Ok(state),
-                None => Err(RuntimeError::NotFound(id.to_string())),
-            };
-        };
+        let Some(vm) = vm.filter(|vm| vm.alive()) else { return gone(&pod_vm, id, guest_id) };
         let status = match vm.client.get_json::<guest::ContainerStatus>(&format!("containers/{guest_id}")).await {
             Ok(status) => status,
-            Err(e) => return known().ok_or(RuntimeError::Other(e)),
+            Err(e) => {
+                // A broken connection is most often QEMU going away: give its exit a moment
+                // to be seen.
+                let mut exited = vm.exited.clone();
+                let _ = tokio::time::timeout(Duration::from_secs(1), exited.wait_for(Option::is_some)).await;
+                if !vm.alive() {
+                    return gone(&pod_vm, id, guest_id);
+                }
+                return pod_vm.states.lock().expect("states lock").get(guest_id).cloned().ok_or(RuntimeError::Other(e));
+            }
         };
         let state = match status {
             guest::ContainerStatus::Running { started_unix_ms } => {
@@ -680,6 +681,25 @@ impl Runtime for MicrovmRuntime {
 
     fn drain_events(&self, pod_uid: &str) -> Vec<RuntimeEvent> {
         self.events.lock().expect("events lock").remove(pod_uid).unwrap_or_default()
+    }
+}
+
+/// A container killed with its VM: reported like one killed by SIGKILL.
+fn died(started_at: SystemTime) -> ContainerState {
+    ContainerState::Exited { exit_code: 137, reason: "Error".into(), started_at, finished_at: SystemTime::now() }
+}
+
+/// The state of a container whose VM is gone (QEMU crashed or was killed): it died with it.
+fn gone(pod_vm: &PodVm, id: &str, guest_id: &str) -> RuntimeResult<ContainerState> {
+    let mut states = pod_vm.states.lock().expect("states lock");
+    match states.get(guest_id).cloned() {
+        Some(ContainerState::Running { started_at }) => {
+            let state = died(started_at);
+            states.insert(guest_id.to_string(), state.clone());
+            Ok(state)
+        }
+        Some(state) => Ok(state),
+        None => Err(RuntimeError::NotFound(id.to_string())),
     }
 }
 
