@@ -27,10 +27,21 @@ impl Recorder {
     pub fn pod(&self, pod: &Pod, kind: Kind, reason: &str, message: String) {
         let ns = pod.namespace().unwrap_or_else(|| "default".into());
         let name = pod.name_any();
+        let involved = json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": pod.uid()});
+        self.record(&ns, &name, involved, kind, reason, message);
+    }
+
+    /// An Event about the host's Node (in `default`, where upstream's node events go).
+    pub fn node(&self, kind: Kind, reason: &str, message: String) {
+        let involved = json!({"kind": "Node", "apiVersion": "v1", "name": self.host, "uid": self.host});
+        self.record("default", &self.host.clone(), involved, kind, reason, message);
+    }
+
+    fn record(&self, ns: &str, name: &str, involved: serde_json::Value, kind: Kind, reason: &str, message: String) {
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let event = json!({
             "metadata": {"generateName": format!("{name}."), "namespace": ns},
-            "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": pod.uid()},
+            "involvedObject": involved,
             "reason": reason,
             "message": message,
             "type": if kind == Kind::Normal { "Normal" } else { "Warning" },
@@ -39,7 +50,7 @@ impl Recorder {
             "reportingInstance": self.host,
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         });
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        let events: Api<Event> = Api::namespaced(self.client.clone(), ns);
         let Ok(event) = serde_json::from_value::<Event>(event) else { return };
         tokio::spawn(async move {
             if let Err(e) = events.create(&PostParams::default(), &event).await {

@@ -71,7 +71,12 @@ impl Host {
     /// Registers the Node and starts the heartbeat.
     pub async fn register(&self) -> kube::Result<()> {
         let nodes: Api<Node> = Api::all(self.client.clone());
-        node::register(&nodes, &self.runtime.info(), &self.config.identity, self.config.endpoint.as_ref()).await?;
+        let info = self.runtime.info();
+        node::register(&nodes, &info, &self.config.identity, self.config.endpoint.as_ref()).await?;
+        if let Some(notice) = info.notice {
+            let kind = if notice.warning { crate::events::Kind::Warning } else { crate::events::Kind::Normal };
+            self.events.node(kind, &notice.reason, notice.message);
+        }
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let c = &self.config;
         let task = tokio::spawn(node::heartbeat(

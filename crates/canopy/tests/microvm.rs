@@ -105,6 +105,12 @@ async fn a_pod_runs_in_its_own_vm_through_kubectl() {
         node.status.and_then(|s| s.node_info).map(|i| i.container_runtime_version).unwrap_or_default();
     assert!(runtime_version.ends_with("+tcg"), "the accelerator is on the Node: {runtime_version}");
 
+    canopy_testkit::wait_for("a warning that pods are emulated", Duration::from_secs(30), async || {
+        let (_, events, _) = kubectl(&["get", "events", "-n", "default"]);
+        (events.contains("SoftwareEmulation") && events.contains("node/vm-host")).then_some(())
+    })
+    .await;
+
     let manifest = p.dir.path().join("vm.json");
     std::fs::write(&manifest, POD.replace("IMAGE", &image)).expect("manifest");
     ok(&["apply", "-f", manifest.to_str().expect("path")]);

@@ -37,6 +37,9 @@ pub struct RuntimeInfo {
     /// Host capacity offered to pods.
     pub capacity: Resources,
     pub max_pods: i64,
+    /// Something about the host its operators should know (pod VMs emulated in software),
+    /// reported as an Event on the Node when the agent registers.
+    pub notice: Option<RuntimeEvent>,
 }
 
 /// A pod's isolation boundary: a network namespace, or a VM.

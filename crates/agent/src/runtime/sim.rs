@@ -72,6 +72,7 @@ impl Runtime for SimRuntime {
             pod_overhead: self.config.pod_overhead,
             capacity: self.config.capacity,
             max_pods: self.config.max_pods,
+            notice: None,
         }
     }
 

@@ -110,6 +110,7 @@ impl Runtime for ContainerRuntime {
             pod_overhead: Resources::default(),
             capacity: self.config.capacity,
             max_pods: self.config.max_pods,
+            notice: None,
         }
     }
 

@@ -117,6 +117,8 @@ pub struct MicrovmRuntime {
     disks: disk::Disks,
     initramfs: PathBuf,
     accel: Accel,
+    /// Why pod VMs are emulated, when they are.
+    accel_note: Option<String>,
     qemu_version: String,
     pods: Mutex<HashMap<String, Arc<PodVm>>>,
     events: Mutex<HashMap<String, Vec<RuntimeEvent>>>,
@@ -223,26 +225,22 @@ impl MicrovmRuntime {
         std::fs::create_dir_all(&config.data_dir).map_err(other)?;
         let initramfs = config.data_dir.join("initramfs.cpio");
         initramfs::build(&config.guest, std::path::Path::new("/lib/modules"), &release, &initramfs).map_err(other)?;
-        let accel = match config.accel {
-            AccelChoice::Kvm => Accel::Kvm,
-            AccelChoice::Tcg => Accel::Tcg,
-            AccelChoice::Auto => {
-                let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
-                match usable {
-                    true => match vm::probe(&config.kernel, &initramfs, Accel::Kvm, Duration::from_secs(15)).await {
-                        Ok(()) => Accel::Kvm,
-                        Err(e) => {
-                            tracing::warn!(reason = %e, "KVM cannot boot the guest kernel here; pod VMs use TCG software emulation, many times slower");
-                            Accel::Tcg
-                        }
-                    },
-                    false => {
-                        tracing::warn!("/dev/kvm is not usable; pod VMs use TCG software emulation, many times slower");
-                        Accel::Tcg
-                    }
-                }
-            }
+        let (accel, accel_note) = match config.accel {
+            AccelChoice::Kvm => (Accel::Kvm, None),
+            AccelChoice::Tcg => (Accel::Tcg, Some("TCG was asked for (--accel tcg)".to_string())),
+            AccelChoice::Auto => match std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+                Ok(_) => match vm::probe(&config.kernel, &initramfs, Accel::Kvm, Duration::from_secs(15)).await {
+                    Ok(()) => (Accel::Kvm, None),
+                    Err(e) => (Accel::Tcg, Some(format!("KVM cannot boot the guest kernel here ({e})"))),
+                },
+                Err(e) => (Accel::Tcg, Some(format!("/dev/kvm is not usable ({e})"))),
+            },
         };
+        let accel_note = accel_note.map(|why| {
+            let note = format!("{why}; pod VMs use TCG software emulation, many times slower than KVM");
+            tracing::warn!("{note}");
+            note
+        });
         let host_netns = config.host_netns.clone().unwrap_or_else(|| format!("canopy-host-{}", config.bridge));
         let network = network::Network::new(&config.data_dir, &config.pod_cidr, &config.bridge, host_netns)?;
         let images = image::Images::new(config.data_dir.join("images"), config.insecure_registries.clone())?;
@@ -254,6 +252,7 @@ impl MicrovmRuntime {
             disks,
             initramfs,
             accel,
+            accel_note,
             qemu_version,
             pods: Mutex::default(),
             events: Mutex::default(),
@@ -463,6 +462,11 @@ impl Runtime for MicrovmRuntime {
             pod_overhead: POD_OVERHEAD,
             capacity: self.config.capacity,
             max_pods: self.config.max_pods,
+            notice: self.accel_note.clone().map(|message| RuntimeEvent {
+                warning: true,
+                reason: "SoftwareEmulation".into(),
+                message,
+            }),
         }
     }
 
