@@ -11,6 +11,7 @@ mod etcd;
 mod load;
 mod machine;
 mod memory;
+mod microvm;
 mod placement;
 mod report;
 mod stats;
@@ -74,6 +75,9 @@ enum Mode {
     /// Placement figures: 1,000 simulated hosts, 30,000 pods, scheduling throughput, startup
     /// latency, balance and recovery from a host loss.
     Placement(placement::PlacementOptions),
+    /// Pod VM figures: create-to-Running latency, boot and the kernel's share, host memory
+    /// overhead per VM, with the accelerator used (needs root, QEMU and the guest kernel).
+    Microvm(microvm::MicrovmOptions),
 }
 
 #[derive(clap::Args)]
@@ -104,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(child::sim_hosts(kubeconfig, hosts, zones, prefix))
         }
         Some(Mode::Placement(opts)) => runtime.block_on(placement::run(opts)),
+        Some(Mode::Microvm(opts)) => runtime.block_on(microvm::run(opts)),
         None => runtime.block_on(async {
             // On Ctrl-C or SIGTERM the benchmark future is dropped, so its guards kill the
             // children and remove the temporary directories (as they do on an error or a panic).

@@ -6,6 +6,9 @@ use std::time::Duration;
 use canopy_guest::protocol::{MODULE_LIST, PORT_NAME, PROBE_MARKER, PROBE_OK};
 use rustix::mount::{MountFlags, mount};
 
+/// The guest's uptime when init began, in milliseconds (the kernel's boot time).
+pub static KERNEL_BOOT_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
 /// Where the guest keeps containers, disks, volumes and pod files (a tmpfs).
 pub const RUN: &str = "/run/canopy";
 
@@ -16,6 +19,9 @@ pub fn run() -> i32 {
         eprintln!("canopy-guest: {e}");
         return 1;
     }
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let seconds: f64 = uptime.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let _ = KERNEL_BOOT_MS.set((seconds * 1000.0) as u64);
     if std::fs::read_to_string("/proc/cmdline").is_ok_and(|c| c.split_whitespace().any(|w| w == PROBE_MARKER)) {
         println!("{PROBE_OK}");
         return 0;

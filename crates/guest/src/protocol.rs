@@ -4,7 +4,7 @@
 //!
 //! | request | body | answer |
 //! |---|---|---|
-//! | `GET /v1/ready` | | 200 once the guest serves |
+//! | `GET /v1/ready` | | [`Ready`], once the guest serves |
 //! | `PUT /v1/sandbox` | [`SandboxConfig`] | 204 after the clock, hostname and NIC are set |
 //! | `PUT /v1/volumes/{name}` | [`Volume`] | 204 |
 //! | `POST /v1/containers` | [`ContainerSpec`] | 201 once started |
@@ -50,6 +50,14 @@ pub const PROBE_OK: &str = "canopy-guest: probe ok";
 
 /// Where in the initramfs the guest finds the kernel modules to load, one path a line, in order.
 pub const MODULE_LIST: &str = "/lib/modules/canopy.list";
+
+/// The guest's answer to `ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ready {
+    /// The guest's uptime when its init started: the kernel's share of the boot.
+    pub kernel_boot_ms: u64,
+}
 
 /// The pod-wide settings, sent once the guest is up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

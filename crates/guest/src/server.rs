@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use canopy_guest::protocol::{ContainerSpec, SandboxConfig, Signal, Volume};
+use canopy_guest::protocol::{ContainerSpec, Ready, SandboxConfig, Signal, Volume};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -109,7 +109,9 @@ async fn route(guest: &Guest, request: Request<Incoming>) -> Result<Response<Bod
     let path = parts.uri.path().strip_prefix("/v1/").unwrap_or_default().to_string();
     let segments: Vec<&str> = path.split('/').collect();
     match (&parts.method, segments.as_slice()) {
-        (&Method::GET, ["ready"]) => Ok(empty(StatusCode::OK)),
+        (&Method::GET, ["ready"]) => {
+            Ok(json(&Ready { kernel_boot_ms: crate::init::KERNEL_BOOT_MS.get().copied().unwrap_or(0) }))
+        }
         (&Method::PUT, ["sandbox"]) => {
             guest.configure(read_json(body).await?).await?;
             Ok(empty(StatusCode::NO_CONTENT))

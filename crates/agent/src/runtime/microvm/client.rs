@@ -114,14 +114,18 @@ impl GuestClient {
 
     /// Waits until the guest answers, reconnecting after every attempt that gets no answer.
     /// `alive` says whether the VM still runs (a VM that died will never answer).
-    pub async fn wait_ready(&self, deadline: Instant, alive: impl Fn() -> bool) -> Result<(), String> {
+    pub async fn wait_ready(
+        &self,
+        deadline: Instant,
+        alive: impl Fn() -> bool,
+    ) -> Result<canopy_guest::protocol::Ready, String> {
         let mut last = String::from("no answer");
         while Instant::now() < deadline {
             if !alive() {
                 return Err("the VM stopped while booting".into());
             }
-            match tokio::time::timeout(ATTEMPT, self.call(Method::GET, "ready", None::<&()>)).await {
-                Ok(Ok(_)) => return Ok(()),
+            match tokio::time::timeout(ATTEMPT, self.get_json("ready")).await {
+                Ok(Ok(ready)) => return Ok(ready),
                 Ok(Err(e)) => {
                     last = e;
                     tokio::time::sleep(Duration::from_millis(50)).await;

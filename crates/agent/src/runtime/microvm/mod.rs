@@ -78,10 +78,24 @@ pub struct MicrovmConfig {
     pub accel: AccelChoice,
 }
 
+/// Figures of a booted pod VM (for the benchmark).
+#[derive(Debug, Clone, Copy)]
+pub struct VmStats {
+    /// QEMU's process.
+    pub pid: Option<u32>,
+    /// Guest RAM.
+    pub memory_mib: u64,
+    /// From starting QEMU to the guest answering.
+    pub boot: Duration,
+    /// The guest's uptime when its init started.
+    pub kernel_boot: Duration,
+}
+
 /// A booted VM.
 struct Vm {
     client: Arc<GuestClient>,
     pid: Option<u32>,
+    stats: VmStats,
     /// `Some(message)` once QEMU has exited.
     exited: watch::Receiver<Option<String>>,
 }
@@ -259,6 +273,13 @@ impl MicrovmRuntime {
         })
     }
 
+    /// The figures of the pod's VM (by pod uid), if it runs.
+    pub async fn vm_stats(&self, uid: &str) -> Option<VmStats> {
+        let pod_vm = self.pod(uid).ok()?;
+        let vm = pod_vm.vm.lock().await.clone()?;
+        vm.alive().then_some(vm.stats)
+    }
+
     /// The accelerator pod VMs boot with.
     pub fn accel(&self) -> Accel {
         self.accel
@@ -360,15 +381,20 @@ impl MicrovmRuntime {
             let _ = tx.send(Some(message.trim().to_string()));
         });
         let client = Arc::new(GuestClient::new(socket));
-        let vm = Vm { client: client.clone(), pid, exited };
+        let stats = VmStats { pid, memory_mib, boot: Duration::ZERO, kernel_boot: Duration::ZERO };
+        let vm = Vm { client: client.clone(), pid, exited, stats };
         let deadline =
             Instant::now() + if self.accel == Accel::Kvm { Duration::from_secs(20) } else { Duration::from_secs(90) };
-        if let Err(e) = client.wait_ready(deadline, || vm.alive()).await {
-            vm.kill();
-            let said = vm.exited.borrow().clone().unwrap_or_default();
-            return Err(RuntimeError::Sandbox(format!("booting the pod VM: {e} {said}")));
-        }
-        let booted_ms = started.elapsed().as_millis();
+        let ready = match client.wait_ready(deadline, || vm.alive()).await {
+            Ok(ready) => ready,
+            Err(e) => {
+                vm.kill();
+                let said = vm.exited.borrow().clone().unwrap_or_default();
+                return Err(RuntimeError::Sandbox(format!("booting the pod VM: {e} {said}")));
+            }
+        };
+        let booted = started.elapsed();
+        let booted_ms = booted.as_millis();
         let (gateway, prefix) = self.network.gateway();
         let now_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let config = guest::SandboxConfig {
@@ -395,9 +421,13 @@ impl MicrovmRuntime {
             uid,
             false,
             "VMStarted",
-            format!("Booted the pod VM ({vcpus} vCPU, {memory_mib} MiB, {accel}) in {booted_ms} ms"),
+            format!(
+                "Booted the pod VM ({vcpus} vCPU, {memory_mib} MiB, {accel}) in {booted_ms} ms (kernel {} ms)",
+                ready.kernel_boot_ms
+            ),
         );
-        Ok(vm)
+        let stats = VmStats { pid, memory_mib, boot: booted, kernel_boot: Duration::from_millis(ready.kernel_boot_ms) };
+        Ok(Vm { stats, ..vm })
     }
 
     /// Copies a container's output from the guest into its host log file as it is written,
