@@ -207,6 +207,29 @@ impl MicrovmArgs {
             .context("no canopy-guest next to canopy (run scripts/build-guest, or pass --guest-binary)")
     }
 
+    /// What this machine lacks to run pod VMs (empty when it can).
+    pub fn missing(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        for (tool, package) in [("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils")] {
+            let found = std::process::Command::new(tool)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !found {
+                missing.push(format!("{tool} (apt-get install {package})"));
+            }
+        }
+        if let Err(e) = self.kernel() {
+            missing.push(format!("{e:#}"));
+        }
+        if let Err(e) = self.guest_binary() {
+            missing.push(format!("{e:#}"));
+        }
+        missing
+    }
+
     pub async fn runtime(
         &self,
         container: &ContainerArgs,

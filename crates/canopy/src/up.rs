@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::hosts::{self, Capacity, ContainerArgs, HostSpec};
+use crate::hosts::{self, Capacity, ContainerArgs, HostSpec, MicrovmArgs};
 
 #[derive(clap::Args)]
 pub struct UpArgs {
@@ -25,6 +25,8 @@ pub struct UpArgs {
     host_listen: SocketAddr,
     #[command(flatten)]
     container: ContainerArgs,
+    #[command(flatten)]
+    microvm: MicrovmArgs,
     #[command(flatten)]
     capacity: Capacity,
 }
@@ -47,9 +49,9 @@ pub async fn up(a: UpArgs) -> anyhow::Result<()> {
 /// Starts the local host in the background; whether one runs. When this machine cannot run one,
 /// says why and what to install instead of failing: the API serves either way.
 ///
-/// Which runtime: `microvm` once this build has it and QEMU and a guest kernel are present
-/// (`canopy doctor` checks both), else `container`. This build has no microvm runtime, so the
-/// local host is always a container host and only the container runtime's needs are checked.
+/// Which runtime: `microvm` (a VM per pod) when QEMU, a guest kernel and the static guest agent
+/// (`scripts/build-guest`) are present, else `container`, saying what the VMs would need. Both
+/// need what the container runtime needs (root, iproute2; runc for containers).
 async fn start_local_host(a: &UpArgs, kubeconfig: &Path) -> bool {
     let blockers = crate::doctor::container_blockers();
     if !blockers.is_empty() {
@@ -77,9 +79,16 @@ async fn start_local_host(a: &UpArgs, kubeconfig: &Path) -> bool {
         // URL --token-file F`).
         let config = crate::directory::admin_config(Some(kubeconfig.to_path_buf())).await?;
         let runtime = a.container.config(&data_dir, &a.capacity)?;
-        anyhow::Ok((config, runtime))
+        let missing = a.microvm.missing();
+        let vms = if missing.is_empty() {
+            Some(a.microvm.runtime(&a.container, &data_dir, &a.capacity).await?)
+        } else {
+            eprintln!("canopy: pods run as containers; for a VM per pod this machine needs: {}", missing.join("; "));
+            None
+        };
+        anyhow::Ok((config, runtime, vms))
     };
-    let (config, runtime) = match prepared.await {
+    let (config, runtime, vms) = match prepared.await {
         Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("canopy: NO LOCAL HOST: {e:#}; the API serves without a host");
@@ -88,7 +97,8 @@ async fn start_local_host(a: &UpArgs, kubeconfig: &Path) -> bool {
     };
     let name = hosts::hostname();
     eprintln!(
-        "canopy: local host {name}: runtime container offering {} (at most {} pods), state in {}, logs/exec on {}",
+        "canopy: local host {name}: runtime {} offering {} (at most {} pods), state in {}, logs/exec on {}",
+        if vms.is_some() { "microvm" } else { "container" },
         crate::machine::describe(&runtime.capacity),
         runtime.max_pods,
         data_dir.display(),
@@ -97,7 +107,11 @@ async fn start_local_host(a: &UpArgs, kubeconfig: &Path) -> bool {
     let identity = canopy_agent::HostIdentity { name, zone: None, address: Some("127.0.0.1".into()) };
     let spec = HostSpec { identity, data_dir, listen: a.host_listen };
     tokio::spawn(async move {
-        if let Err(e) = hosts::run_host(config, spec, move || hosts::container_runtime(runtime)).await {
+        let make = move || match vms {
+            Some(vms) => Ok(vms),
+            None => hosts::container_runtime(runtime),
+        };
+        if let Err(e) = hosts::run_host(config, spec, make).await {
             eprintln!("canopy: the local host stopped: {e:#}; the API still serves");
         }
     });

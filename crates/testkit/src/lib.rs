@@ -148,8 +148,8 @@ impl Drop for Registry {
     }
 }
 
-/// Removes what a container runtime left under `data_dir` (containers, mounts, network
-/// namespaces, cgroups) when a test ends early; a no-op after a clean teardown.
+/// Removes what a container or microvm runtime left under `data_dir` (containers, pod VMs,
+/// mounts, network namespaces, cgroups) when a test ends early; a no-op after a clean teardown.
 pub struct Leftovers {
     pub data_dir: PathBuf,
     pub host_netns: String,
@@ -170,6 +170,8 @@ impl Drop for Leftovers {
             }
         }
         let prefix = self.data_dir.to_string_lossy().into_owned();
+        // Pod VMs: QEMU outlives an agent that was killed; its command line names the data dir.
+        let _ = Command::new("pkill").args(["-KILL", "-f", &format!("qemu-system-x86_64 .*{prefix}/")]).status();
         let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap_or_default()
             .lines()
