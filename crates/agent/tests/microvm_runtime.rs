@@ -10,29 +10,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use canopy_agent::runtime::microvm::{Accel, AccelChoice, MicrovmConfig, MicrovmRuntime};
+use canopy_agent::runtime::container::ContainerConfig;
+use canopy_agent::runtime::microvm::{Accel, AccelChoice, MicrovmConfig, MicrovmRuntime, default_kernel};
 use canopy_agent::runtime::{ContainerState, ExecRequest, PodVolume, Resources, Runtime, VolumeFile, VolumeSource};
 use common::{Registry, cannot_run};
 use k8s_openapi::api::core::v1::{Container, Pod, VolumeMount};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn guest_kernel() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot").ok()?.flatten().map(|e| e.path()).collect();
-    found.retain(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
-    });
-    found.sort();
-    found.pop()
-}
-
-fn guest_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/canopy-guest");
-    assert!(path.is_file(), "{} is missing: run scripts/build-guest (scripts/test does)", path.display());
-    path
-}
 
 async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {
     let mut out = Vec::new();
@@ -72,7 +58,7 @@ async fn runs_a_pod_in_its_own_vm() {
         eprintln!("SKIPPED: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)");
         return;
     }
-    let Some(kernel) = guest_kernel() else {
+    let Some(kernel) = default_kernel() else {
         eprintln!("SKIPPED: no /boot/vmlinuz-*-cloud-amd64 (apt-get install linux-image-cloud-amd64)");
         return;
     };
@@ -83,15 +69,17 @@ async fn runs_a_pod_in_its_own_vm() {
     let host_netns = format!("canopy-host-vmtest{suffix}");
     let _netns = NetnsGuard(host_netns.clone());
     let rt = MicrovmRuntime::new(MicrovmConfig {
-        data_dir: data.path().to_path_buf(),
-        insecure_registries: vec![registry.addr.clone()],
-        capacity: Resources { cpu_milli: 2000, memory_bytes: 4 << 30 },
-        max_pods: 10,
-        bridge: "canopy0".into(),
-        pod_cidr: "10.89.0.0/24".into(),
-        host_netns: Some(host_netns),
+        base: ContainerConfig {
+            data_dir: data.path().to_path_buf(),
+            insecure_registries: vec![registry.addr.clone()],
+            capacity: Resources { cpu_milli: 2000, memory_bytes: 4 << 30 },
+            max_pods: 10,
+            bridge: "canopy0".into(),
+            pod_cidr: "10.89.0.0/24".into(),
+            host_netns: Some(host_netns),
+        },
         kernel: kernel.clone(),
-        guest: guest_binary(),
+        guest: canopy_testkit::guest_binary(),
         // These machines' KVM cannot boot a stock kernel; the probe is the agent's business.
         accel: AccelChoice::Tcg,
     })

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use canopy_agent::runtime::microvm::{AccelChoice, MicrovmConfig, MicrovmRuntime};
+use canopy_agent::runtime::container::ContainerConfig;
+use canopy_agent::runtime::microvm::{AccelChoice, MicrovmConfig, MicrovmRuntime, default_kernel};
 use canopy_agent::runtime::{Resources, Runtime, Sandbox};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -33,15 +34,6 @@ pub struct MicrovmOptions {
     /// Where the runtime's data goes. Default: $TMPDIR or /tmp.
     #[arg(long)]
     dir: Option<PathBuf>,
-}
-
-fn newest_cloud_kernel() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot").ok()?.flatten().map(|e| e.path()).collect();
-    found.retain(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
-    });
-    found.sort();
-    found.pop()
 }
 
 /// QEMU's resident memory that is not the guest's RAM, in KiB: everything resident but the
@@ -101,12 +93,8 @@ fn pod(i: usize, image: &str) -> Pod {
 }
 
 pub async fn run(opts: MicrovmOptions) -> anyhow::Result<()> {
-    let kernel =
-        opts.kernel.clone().or_else(newest_cloud_kernel).context("no guest kernel (linux-image-cloud-amd64)")?;
-    let guest = opts
-        .guest
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/canopy-guest"));
+    let kernel = opts.kernel.clone().or_else(default_kernel).context("no guest kernel (linux-image-cloud-amd64)")?;
+    let guest = opts.guest.clone().unwrap_or_else(canopy_testkit::guest_binary);
     let accel = match opts.accel.as_str() {
         "auto" => AccelChoice::Auto,
         "kvm" => AccelChoice::Kvm,
@@ -120,13 +108,15 @@ pub async fn run(opts: MicrovmOptions) -> anyhow::Result<()> {
     let host_netns = format!("canopy-host-bench{}", std::process::id());
     let _leftovers = canopy_testkit::Leftovers { data_dir: data.path().to_path_buf(), host_netns: host_netns.clone() };
     let rt = MicrovmRuntime::new(MicrovmConfig {
-        data_dir: data.path().to_path_buf(),
-        insecure_registries: vec![registry.addr.clone()],
-        capacity: Resources { cpu_milli: 64_000, memory_bytes: 64 << 30 },
-        max_pods: 250,
-        bridge: "canopy0".into(),
-        pod_cidr: "10.96.0.0/24".into(),
-        host_netns: Some(host_netns),
+        base: ContainerConfig {
+            data_dir: data.path().to_path_buf(),
+            insecure_registries: vec![registry.addr.clone()],
+            capacity: Resources { cpu_milli: 64_000, memory_bytes: 64 << 30 },
+            max_pods: 250,
+            bridge: "canopy0".into(),
+            pod_cidr: "10.96.0.0/24".into(),
+            host_netns: Some(host_netns),
+        },
         kernel: kernel.clone(),
         guest,
         accel,

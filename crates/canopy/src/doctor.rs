@@ -115,14 +115,8 @@ pub fn container_blockers() -> Blockers {
 }
 
 fn guest_kernel() -> Check {
-    let found = std::fs::read_dir("/boot")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"));
-    match found {
-        Some(k) => Check::ok("guest kernel", format!("/boot/{k}")),
+    match canopy_agent::runtime::microvm::default_kernel() {
+        Some(k) => Check::ok("guest kernel", k.display().to_string()),
         None => Check::missing(
             "guest kernel",
             "no /boot/vmlinuz-*-cloud-amd64: apt-get install linux-image-cloud-amd64",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use canopy_agent::runtime::container::{ContainerConfig, ContainerRuntime};
-use canopy_agent::runtime::microvm::{AccelChoice, MicrovmConfig, MicrovmRuntime};
+use canopy_agent::runtime::microvm::{AccelChoice, MicrovmConfig, MicrovmRuntime, default_kernel};
 use canopy_agent::runtime::sim::{SimConfig, SimRuntime};
 use canopy_agent::runtime::{Resources, Runtime};
 
@@ -179,19 +179,9 @@ pub enum AccelArg {
 
 impl MicrovmArgs {
     fn kernel(&self) -> anyhow::Result<PathBuf> {
-        if let Some(k) = &self.guest_kernel {
-            return Ok(k.clone());
-        }
-        let mut found: Vec<PathBuf> =
-            std::fs::read_dir("/boot").map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        found.retain(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
-        });
-        found.sort();
-        found
-            .pop()
+        self.guest_kernel
+            .clone()
+            .or_else(default_kernel)
             .context("no guest kernel in /boot (apt-get install linux-image-cloud-amd64, or pass --guest-kernel)")
     }
 
@@ -242,18 +232,7 @@ impl MicrovmArgs {
             AccelArg::Kvm => AccelChoice::Kvm,
             AccelArg::Tcg => AccelChoice::Tcg,
         };
-        let config = MicrovmConfig {
-            data_dir: base.data_dir,
-            insecure_registries: base.insecure_registries,
-            capacity: base.capacity,
-            max_pods: base.max_pods,
-            bridge: base.bridge,
-            pod_cidr: base.pod_cidr,
-            host_netns: base.host_netns,
-            kernel: self.kernel()?,
-            guest: self.guest_binary()?,
-            accel,
-        };
+        let config = MicrovmConfig { base, kernel: self.kernel()?, guest: self.guest_binary()?, accel };
         let runtime = MicrovmRuntime::new(config).await.context("starting the microvm runtime")?;
         eprintln!("canopy agent: runtime microvm: pod VMs boot with {}", runtime.accel().name());
         Ok(Arc::new(runtime))

@@ -9,10 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use canopy_agent::runtime::microvm::default_kernel;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 
@@ -24,15 +24,6 @@ const POD: &str = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "v
      "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
     {"name": "crash", "image": "IMAGE", "command": ["sh", "-c", "echo run; sleep 1; exit 1"]}]}}"#;
 
-fn guest_kernel() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot").ok()?.flatten().map(|e| e.path()).collect();
-    found.retain(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
-    });
-    found.sort();
-    found.pop()
-}
-
 fn cannot_run_vms() -> bool {
     if canopy_testkit::cannot_run_containers() {
         return true;
@@ -42,17 +33,11 @@ fn cannot_run_vms() -> bool {
         eprintln!("SKIPPED: qemu-system-x86_64 not installed (apt-get install qemu-system-x86 qemu-utils)");
         return true;
     }
-    if guest_kernel().is_none() {
+    if default_kernel().is_none() {
         eprintln!("SKIPPED: no /boot/vmlinuz-*-cloud-amd64 (apt-get install linux-image-cloud-amd64)");
         return true;
     }
     false
-}
-
-fn guest_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/canopy-guest");
-    assert!(path.is_file(), "{} is missing: run scripts/build-guest (scripts/test does)", path.display());
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -78,7 +63,7 @@ async fn a_pod_runs_in_its_own_vm_through_kubectl() {
         .arg("--data-dir")
         .arg(&data)
         .arg("--guest-binary")
-        .arg(guest_binary())
+        .arg(canopy_testkit::guest_binary())
         .args(["--address", "127.0.0.1", "--listen", "127.0.0.1:0", "--insecure-registry", &registry.addr])
         .args(["--pod-cidr", "10.97.0.0/24", "--bridge", &bridge, "--cpus", "2", "--memory-gib", "4"])
         .env("RUST_LOG", "info")
@@ -116,7 +101,7 @@ async fn a_pod_runs_in_its_own_vm_through_kubectl() {
     ok(&["apply", "-f", manifest.to_str().expect("path")]);
     ok(&["wait", "--for=condition=Ready", "pod/vm", "--timeout=180s"]);
 
-    let release = guest_kernel().and_then(|k| k.file_name()?.to_str()?.strip_prefix("vmlinuz-").map(str::to_string));
+    let release = default_kernel().and_then(|k| k.file_name()?.to_str()?.strip_prefix("vmlinuz-").map(str::to_string));
     let uname = ok(&["exec", "vm", "-c", "web", "--", "uname", "-r"]);
     assert_eq!(Some(uname.trim().to_string()), release, "the pod runs on the guest kernel");
     let logs = canopy_testkit::wait_for("web logs", Duration::from_secs(30), async || {

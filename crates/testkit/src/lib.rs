@@ -206,3 +206,10 @@ pub async fn wait_for<T>(what: &str, timeout: Duration, mut check: impl AsyncFnM
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The static pod VM init `scripts/build-guest` makes (`scripts/test` runs it first).
+pub fn guest_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/canopy-guest");
+    assert!(path.is_file(), "{} is missing: run scripts/build-guest (scripts/test does)", path.display());
+    path
+}

@@ -37,7 +37,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 
-use super::container::{bundle, image, network, resources, volumes};
+use super::container::{ContainerConfig, bundle, image, network, resources, volumes};
 use super::{
     ContainerState, ExecProcess, ExecRequest, PodVolume, PullSecret, Resources, Runtime, RuntimeError, RuntimeEvent,
     RuntimeInfo, RuntimeResult, Sandbox, VolumeSource,
@@ -63,19 +63,25 @@ pub enum AccelChoice {
 
 #[derive(Debug, Clone)]
 pub struct MicrovmConfig {
-    pub data_dir: PathBuf,
-    pub insecure_registries: Vec<String>,
-    pub capacity: Resources,
-    pub max_pods: i64,
-    /// As for the `container` runtime: the bridge, the pod CIDR and the namespace holding them.
-    pub bridge: String,
-    pub pod_cidr: String,
-    pub host_netns: Option<String>,
+    /// Data directory, registries, capacity and the pods' network: as for the `container`
+    /// runtime (the same bridge setup, with a tap device per VM instead of a veth pair).
+    pub base: ContainerConfig,
     /// The guest kernel (`/boot/vmlinuz-<release>`; its modules from `/lib/modules/<release>`).
     pub kernel: PathBuf,
     /// The static `canopy-guest` executable.
     pub guest: PathBuf,
     pub accel: AccelChoice,
+}
+
+/// The newest Debian cloud kernel in `/boot` (`linux-image-cloud-amd64`), the default guest
+/// kernel.
+pub fn default_kernel() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/boot").ok()?.flatten().map(|e| e.path()).collect();
+    found.retain(|p| {
+        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-cloud-amd64"))
+    });
+    found.sort();
+    found.pop()
 }
 
 /// Figures of a booted pod VM (for the benchmark).
@@ -236,8 +242,8 @@ impl MicrovmRuntime {
         }
         let release = initramfs::kernel_release(&config.kernel)
             .ok_or_else(|| other(format!("{}: not a vmlinuz-<release> file", config.kernel.display())))?;
-        std::fs::create_dir_all(&config.data_dir).map_err(other)?;
-        let initramfs = config.data_dir.join("initramfs.cpio");
+        std::fs::create_dir_all(&config.base.data_dir).map_err(other)?;
+        let initramfs = config.base.data_dir.join("initramfs.cpio");
         initramfs::build(&config.guest, std::path::Path::new("/lib/modules"), &release, &initramfs).map_err(other)?;
         let (accel, accel_note) = match config.accel {
             AccelChoice::Kvm => (Accel::Kvm, None),
@@ -255,10 +261,11 @@ impl MicrovmRuntime {
             tracing::warn!("{note}");
             note
         });
-        let host_netns = config.host_netns.clone().unwrap_or_else(|| format!("canopy-host-{}", config.bridge));
-        let network = network::Network::new(&config.data_dir, &config.pod_cidr, &config.bridge, host_netns)?;
-        let images = image::Images::new(config.data_dir.join("images"), config.insecure_registries.clone())?;
-        let disks = disk::Disks::new(config.data_dir.join("disks"))?;
+        let base = &config.base;
+        let host_netns = base.host_netns.clone().unwrap_or_else(|| format!("canopy-host-{}", base.bridge));
+        let network = network::Network::new(&base.data_dir, &base.pod_cidr, &base.bridge, host_netns)?;
+        let images = image::Images::new(base.data_dir.join("images"), base.insecure_registries.clone())?;
+        let disks = disk::Disks::new(config.base.data_dir.join("disks"))?;
         Ok(Self {
             config,
             network,
@@ -490,8 +497,8 @@ impl Runtime for MicrovmRuntime {
             name: "microvm",
             version: format!("qemu-microvm://{}+{}", self.qemu_version, self.accel.name()),
             pod_overhead: POD_OVERHEAD,
-            capacity: self.config.capacity,
-            max_pods: self.config.max_pods,
+            capacity: self.config.base.capacity,
+            max_pods: self.config.base.max_pods,
             notice: self.accel_note.clone().map(|message| RuntimeEvent {
                 warning: true,
                 reason: "SoftwareEmulation".into(),
@@ -505,7 +512,7 @@ impl Runtime for MicrovmRuntime {
         if let Ok(existing) = self.pod(&uid) {
             return Ok(Sandbox { id: format!("microvm-{uid}"), ip: Some(existing.ip.to_string()) });
         }
-        let dir = self.config.data_dir.join("pods").join(&uid);
+        let dir = self.config.base.data_dir.join("pods").join(&uid);
         std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::Sandbox(format!("creating {}: {e}", dir.display())))?;
         // The guest channel's socket is in here: only root (the agent) may reach it.
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
