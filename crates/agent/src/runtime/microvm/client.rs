@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -24,6 +24,13 @@ pub struct GuestClient {
 
 /// How long one attempt to reach a guest may take before the connection is made again.
 const ATTEMPT: Duration = Duration::from_secs(5);
+
+/// How long a guest may take to complete the handshake of a new connection: a guest that does
+/// not (it is not trusted) must not hold up the agent's requests.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// The largest answer read whole from a guest (statuses and errors are a few hundred bytes).
+const MAX_ANSWER: usize = 1 << 20;
 
 /// The host's side of the handshake before HTTP/2 (see `canopy_guest::protocol::HELLO`). Reads
 /// byte by byte, so nothing the guest sends after `READY` is taken from HTTP/2.
@@ -61,7 +68,9 @@ impl GuestClient {
         let mut stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .map_err(|e| format!("connecting to the VM at {}: {e}", self.socket.display()))?;
-        handshake(&mut stream).await?;
+        tokio::time::timeout(HANDSHAKE, handshake(&mut stream))
+            .await
+            .map_err(|_| "the VM did not greet the agent in time".to_string())??;
         let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .map_err(|e| format!("speaking HTTP/2 to the VM: {e}"))?;
@@ -99,7 +108,11 @@ impl GuestClient {
             None => Empty::new().boxed(),
         };
         let (status, body) = self.send(method, path, body).await?;
-        let bytes = body.collect().await.map_err(|e| format!("reading the VM's answer ({path}): {e}"))?.to_bytes();
+        let bytes = Limited::new(body, MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the VM's answer ({path}): {e}"))?
+            .to_bytes();
         if status.is_success() {
             Ok(bytes)
         } else {

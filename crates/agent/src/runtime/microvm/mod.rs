@@ -100,7 +100,6 @@ pub struct VmStats {
 /// A booted VM.
 struct Vm {
     client: Arc<GuestClient>,
-    pid: Option<u32>,
     stats: VmStats,
     /// `Some(message)` once QEMU has exited.
     exited: watch::Receiver<Option<String>>,
@@ -112,7 +111,7 @@ impl Vm {
     }
 
     fn kill(&self) {
-        if let Some(pid) = self.pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) {
+        if let Some(pid) = self.stats.pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
@@ -389,7 +388,7 @@ impl MicrovmRuntime {
         });
         let client = Arc::new(GuestClient::new(socket));
         let stats = VmStats { pid, memory_mib, boot: Duration::ZERO, kernel_boot: Duration::ZERO };
-        let vm = Vm { client: client.clone(), pid, exited, stats };
+        let vm = Vm { client: client.clone(), exited, stats };
         let deadline =
             Instant::now() + if self.accel == Accel::Kvm { Duration::from_secs(20) } else { Duration::from_secs(90) };
         let ready = match client.wait_ready(deadline, || vm.alive()).await {
@@ -756,7 +755,9 @@ async fn exec(vm: &Vm, guest_id: &str, request: ExecRequest) -> RuntimeResult<Ex
     let (status, mut answer) =
         vm.client.send(Method::POST, &format!("containers/{guest_id}/exec"), body.boxed()).await.map_err(other)?;
     if !status.is_success() {
-        let text = answer.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        // An error's reason, and no more of it than a reason needs (the guest is not trusted).
+        let text =
+            http_body_util::Limited::new(answer, 64 << 10).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         return Err(other(format!("exec: {} {}", status.as_u16(), String::from_utf8_lossy(&text).trim())));
     }
     // Duplex halves, unlike simplex ones, end the reader when the writer is dropped.
