@@ -1,8 +1,9 @@
 //! The `microvm` runtime end to end under TCG: a busybox image built offline and pushed to a
 //! real registry on loopback is pulled, made into a disk, and run in a QEMU microVM booted from
 //! Debian's cloud kernel with `canopy-guest` as init. Checks the container's output, a volume,
-//! exec (the guest's kernel, with input and on a terminal), the pod's address from the host,
-//! stop and restart, and that deleting the pod stops QEMU and removes its writable disks.
+//! exec (the guest's kernel, with input and on a terminal), the pod's address from the host and
+//! from a second pod VM, stop and restart, a QEMU crash, and that deleting the pod stops QEMU
+//! and removes its writable disks.
 //!
 //! Needs root, qemu-system-x86, linux-image-cloud-amd64, the registry tools of the container
 //! tests, and the static guest (`scripts/build-guest`, which `scripts/test` runs first).
@@ -168,6 +169,31 @@ async fn runs_a_pod_in_its_own_vm() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"), "{reply}");
+
+    // A second pod VM on the host reaches the first one over the bridge.
+    let mut client_pod = Pod::default();
+    client_pod.metadata.name = Some("client".into());
+    client_pod.metadata.namespace = Some("default".into());
+    client_pod.metadata.uid = Some(format!("dddddddd-0000-0000-0000-{suffix:012}"));
+    let fetch = Container {
+        name: "fetch".into(),
+        image: Some(image.clone()),
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc {ip} 8080; sleep 600"),
+        ]),
+        ..Container::default()
+    };
+    client_pod.spec =
+        Some(k8s_openapi::api::core::v1::PodSpec { containers: vec![fetch.clone()], ..Default::default() });
+    let client_sandbox = rt.create_sandbox(&client_pod).await.expect("client sandbox");
+    assert_ne!(client_sandbox.ip, sandbox.ip);
+    rt.pull_image(&client_pod, &fetch, &[]).await.expect("pull");
+    let fetched = rt.start_container(&client_sandbox, &client_pod, &fetch).await.expect("start the client");
+    wait_for_log(&rt, &fetched, "served").await;
+    rt.stop_container(&fetched, Duration::from_secs(1)).await.expect("stop the client");
+    rt.remove_sandbox(&client_sandbox).await.expect("remove the client pod");
 
     // Stop (httpd as PID 1 of its namespace ignores SIGTERM: SIGKILL after the grace), then a
     // restart in the same VM.
