@@ -19,6 +19,13 @@ pub enum Kind {
     Warning,
 }
 
+impl Kind {
+    /// `Warning` when `warning`, else `Normal`.
+    pub fn of(warning: bool) -> Self {
+        if warning { Kind::Warning } else { Kind::Normal }
+    }
+}
+
 impl Recorder {
     pub fn new(client: Client, host: &str) -> Self {
         Self { client, host: host.to_string() }

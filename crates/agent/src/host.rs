@@ -74,8 +74,7 @@ impl Host {
         let info = self.runtime.info();
         node::register(&nodes, &info, &self.config.identity, self.config.endpoint.as_ref()).await?;
         if let Some(notice) = info.notice {
-            let kind = if notice.warning { crate::events::Kind::Warning } else { crate::events::Kind::Normal };
-            self.events.node(kind, &notice.reason, notice.message);
+            self.events.node(crate::events::Kind::of(notice.warning), &notice.reason, notice.message);
         }
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let c = &self.config;

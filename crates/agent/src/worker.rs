@@ -562,7 +562,6 @@ pub fn rfc3339(t: SystemTime) -> String {
 fn report_runtime_events(runtime: &dyn Runtime, events: &Recorder, pod: &Pod) {
     let Some(uid) = pod.metadata.uid.as_deref() else { return };
     for e in runtime.drain_events(uid) {
-        let kind = if e.warning { Kind::Warning } else { Kind::Normal };
-        events.pod(pod, kind, &e.reason, e.message);
+        events.pod(pod, Kind::of(e.warning), &e.reason, e.message);
     }
 }

@@ -175,10 +175,7 @@ impl Containers {
         self.map.lock().expect("containers lock").insert(spec.id, container);
         tokio::spawn(async move {
             let exit_code = match child.wait().await {
-                Ok(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-                }
+                Ok(status) => crate::stage::exit_code(status),
                 Err(_) => 128,
             };
             let reason = if exit_code == 0 { "Completed" } else { "Error" };

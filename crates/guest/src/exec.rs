@@ -103,10 +103,7 @@ pub async fn run(container: Arc<Container>, mut body: Incoming) -> Result<Output
     tokio::spawn(async move {
         let code = tokio::select! {
             status = child.wait() => match status {
-                Ok(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-                }
+                Ok(status) => crate::stage::exit_code(status),
                 Err(_) => 128,
             },
             // The caller went away: `kill_on_drop` ends the command.

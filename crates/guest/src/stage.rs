@@ -77,7 +77,9 @@ fn dir_arg(args: &[String]) -> Result<PathBuf, String> {
     args.first().map(PathBuf::from).ok_or_else(|| "missing the container directory".to_string())
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+/// A process's exit status as a container's exit code: its code, or 128 + the signal that
+/// ended it, as shells report it.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
