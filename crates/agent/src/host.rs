@@ -41,7 +41,7 @@ impl HostConfig {
 
 struct PodEntry {
     uid: String,
-    updates: watch::Sender<Option<Pod>>,
+    updates: watch::Sender<Option<Arc<Pod>>>,
     task: JoinHandle<()>,
 }
 
@@ -99,13 +99,13 @@ impl Host {
         let mut pods = self.pods.lock().expect("host lock poisoned");
         if let Some(entry) = pods.get(&k) {
             if entry.uid == uid && !entry.task.is_finished() {
-                let _ = entry.updates.send(Some(pod.clone()));
+                let _ = entry.updates.send(Some(Arc::new(pod.clone())));
                 return;
             }
             // A new pod under an old name: the old one's worker winds down first.
             let _ = entry.updates.send(None);
         }
-        let (tx, rx) = watch::channel(Some(pod.clone()));
+        let (tx, rx) = watch::channel(Some(Arc::new(pod.clone())));
         let worker = Worker::new(
             self.client.clone(),
             &pod.namespace().unwrap_or_default(),
@@ -145,7 +145,7 @@ impl Host {
     /// The latest version of a pod bound to this host, as its worker sees it.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
         let pods = self.pods.lock().expect("host lock poisoned");
-        pods.get(&format!("{namespace}/{name}")).and_then(|e| e.updates.borrow().clone())
+        pods.get(&format!("{namespace}/{name}")).and_then(|e| e.updates.borrow().as_deref().cloned())
     }
 
     pub fn runtime(&self) -> &Arc<dyn Runtime> {

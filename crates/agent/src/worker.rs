@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -90,6 +90,9 @@ pub struct Worker {
     main: HashMap<String, Record>,
     start_time: Option<String>,
     last_status: Option<Value>,
+    /// What `last_status` was computed from: a resync that finds the same inputs has nothing
+    /// to write and skips computing the status (thousands of steady pods on a host).
+    last_inputs: Option<ReportInputs>,
     volumes: VolumeState,
     probe_tx: mpsc::UnboundedSender<probe::Update>,
     probe_rx: Option<mpsc::UnboundedReceiver<probe::Update>>,
@@ -115,6 +118,7 @@ impl Worker {
             main: HashMap::new(),
             start_time: None,
             last_status: None,
+            last_inputs: None,
             volumes: VolumeState::default(),
             probe_tx,
             probe_rx: Some(probe_rx),
@@ -123,7 +127,7 @@ impl Worker {
 
     /// Runs until the pod is gone from the host. `updates` carries the latest pod, `None` once
     /// the API server no longer has it.
-    pub async fn run(mut self, mut updates: watch::Receiver<Option<Pod>>) {
+    pub async fn run(mut self, mut updates: watch::Receiver<Option<Arc<Pod>>>) {
         let mut probes = self.probe_rx.take().expect("a worker runs once");
         loop {
             let current = updates.borrow_and_update().clone();
@@ -217,8 +221,9 @@ impl Worker {
         if !self.provide_volumes(pod).await {
             return self.report(pod).await;
         }
-        let spec = pod.spec.clone().unwrap_or_default();
-        let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let no_spec = PodSpec::default();
+        let spec = pod.spec.as_ref().unwrap_or(&no_spec);
+        let policy = spec.restart_policy.as_deref().unwrap_or("Always");
         let mut init_done = true;
         for c in spec.init_containers.iter().flatten() {
             self.refresh(c, true).await;
@@ -473,25 +478,32 @@ impl Worker {
 
     /// Writes the pod's status when it changed.
     async fn report(&mut self, pod: &Pod) -> kube::Result<()> {
-        let spec = pod.spec.clone().unwrap_or_default();
-        let init = Self::view(&self.init, spec.init_containers.as_deref().unwrap_or_default());
-        let main = Self::view(&self.main, &spec.containers);
+        let spec = pod.spec.as_ref();
+        let init = Self::view(&self.init, spec.and_then(|s| s.init_containers.as_deref()).unwrap_or_default());
+        let main = Self::view(&self.main, spec.map(|s| s.containers.as_slice()).unwrap_or_default());
+        let pod_ip = self.sandbox.as_ref().and_then(|s| s.ip.as_deref());
+        let inputs = ReportInputs::new(pod, &init, &main, pod_ip);
+        if self.last_inputs.as_ref() == Some(&inputs) {
+            return Ok(());
+        }
         let status = status::pod_status(status::Inputs {
             pod,
             init: &init,
             main: &main,
-            pod_ip: self.sandbox.as_ref().and_then(|s| s.ip.as_deref()),
+            pod_ip,
             host_ip: self.host_ip.as_deref(),
             start_time: self.start_time.as_deref(),
         });
         // Transition times are recomputed until the watch shows the last write; they alone
         // are no reason to write again.
         if self.last_status.as_ref().map(without_times) == Some(without_times(&status)) {
+            self.last_inputs = Some(inputs);
             return Ok(());
         }
         let patch = json!({"status": status});
         self.pods.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
         self.last_status = Some(status);
+        self.last_inputs = Some(inputs);
         Ok(())
     }
 
@@ -537,6 +549,51 @@ impl Worker {
 }
 
 /// Upstream's back-off: 10 s, doubling, at most 5 min.
+/// The inputs of a pod's status, owned and comparable (see `Worker::last_inputs`). The pod
+/// stands in by its resourceVersion: any change to it, by anyone, is a new version.
+#[derive(PartialEq)]
+struct ReportInputs {
+    resource_version: Option<String>,
+    containers: Vec<ViewKey>,
+    pod_ip: Option<String>,
+}
+
+#[derive(PartialEq)]
+struct ViewKey {
+    name: String,
+    id: Option<String>,
+    image_id: String,
+    state: Option<ContainerState>,
+    last: Option<ContainerState>,
+    previous_id: Option<String>,
+    restarts: i32,
+    waiting: Option<Waiting>,
+    started: bool,
+    ready: bool,
+}
+
+impl ReportInputs {
+    fn new(pod: &Pod, init: &[ContainerView<'_>], main: &[ContainerView<'_>], pod_ip: Option<&str>) -> Self {
+        let key = |v: &ContainerView<'_>| ViewKey {
+            name: v.container.name.clone(),
+            id: v.id.map(str::to_string),
+            image_id: v.image_id.to_string(),
+            state: v.state.cloned(),
+            last: v.last.cloned(),
+            previous_id: v.previous_id.map(str::to_string),
+            restarts: v.restarts,
+            waiting: v.waiting.cloned(),
+            started: v.started,
+            ready: v.ready,
+        };
+        Self {
+            resource_version: pod.metadata.resource_version.clone(),
+            containers: init.iter().chain(main).map(key).collect(),
+            pod_ip: pod_ip.map(str::to_string),
+        }
+    }
+}
+
 fn next_backoff(previous: Option<Duration>) -> Duration {
     previous.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX))
 }

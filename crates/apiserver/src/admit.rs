@@ -81,10 +81,10 @@ pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResu
     let unknown = match &res.validation {
         Validation::Builtin { normalize, .. } => {
             crate::defaults::apply(&res.group, &res.plural, obj);
-            let before = obj.clone();
-            *obj = normalize(obj.take()).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
+            let normalized = normalize(obj).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
             let mut unknown = Vec::new();
-            unknown_fields(&before, obj, "", &mut unknown);
+            unknown_fields(obj, &normalized, &mut Vec::new(), &mut unknown);
+            *obj = normalized;
             unknown
         }
         Validation::Custom { schema: Some(schema) } => {
@@ -109,22 +109,47 @@ pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResu
     }
 }
 
+/// One step of a field path, rendered only when a field turns out unknown (every write of a
+/// built-in kind walks its whole object here).
+enum Step<'a> {
+    Field(&'a str),
+    Index(usize),
+}
+
+fn render_path(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Field(k) if out.is_empty() => out.push_str(k),
+            Step::Field(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
 /// Fields present (non-null) in `input` that the typed round trip dropped.
-fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+fn unknown_fields<'a>(input: &'a Value, output: &Value, path: &mut Vec<Step<'a>>, out: &mut Vec<String>) {
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => {
             for (k, v) in i {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                path.push(Step::Field(k));
                 match o.get(k) {
-                    Some(ov) => unknown_fields(v, ov, &p, out),
-                    None if !v.is_null() => out.push(p),
+                    Some(ov) => unknown_fields(v, ov, path, out),
+                    None if !v.is_null() => out.push(render_path(path)),
                     None => {}
                 }
+                path.pop();
             }
         }
         (Value::Array(i), Value::Array(o)) => {
             for (idx, (iv, ov)) in i.iter().zip(o).enumerate() {
-                unknown_fields(iv, ov, &format!("{path}[{idx}]"), out);
+                path.push(Step::Index(idx));
+                unknown_fields(iv, ov, path, out);
+                path.pop();
             }
         }
         _ => {}
@@ -183,7 +208,7 @@ mod tests {
         let input = json!({"spec": {"a": 1, "bogus": 2, "list": [{"x": 1, "y": 2}]}, "n": null});
         let output = json!({"spec": {"a": 1, "list": [{"x": 1}]}});
         let mut out = Vec::new();
-        unknown_fields(&input, &output, "", &mut out);
+        unknown_fields(&input, &output, &mut Vec::new(), &mut out);
         assert_eq!(out, ["spec.bogus", "spec.list[0].y"]);
     }
 }

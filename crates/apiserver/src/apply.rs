@@ -98,7 +98,7 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 /// Records a non-apply write by `manager`: the fields it changed become its own.
 pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manager: &str, operation: &str) {
     let m = Meta::of(res);
-    let changed: Vec<Path> = fieldset::leaves(new, m.get())
+    let changed: Vec<Path> = fieldset::leaves_unlike(new, old, m.get())
         .into_iter()
         .filter(|p| old.is_none_or(|o| fieldset::value_at(o, p) != fieldset::value_at(new, p)))
         .collect();
@@ -122,9 +122,11 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
             }),
         }
     }
-    // Drop what the writer no longer has (e.g. a removed label) from every owner.
+    // Drop what the writer no longer has (e.g. a removed label) from every owner. Fields in
+    // sections the write left alone are still there.
     for e in &mut list {
-        e.fields.retain(|f| fieldset::value_at(new, f).is_some());
+        e.fields
+            .retain(|f| old.is_some_and(|o| fieldset::same_section(o, new, f)) || fieldset::value_at(new, f).is_some());
     }
     store_entries(res, new, list);
 }

@@ -17,6 +17,7 @@ use crate::crds;
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
 use crate::objects::{DeleteOptions, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, ListParams, Objects, Propagation};
+use crate::projection::Projection;
 use crate::registry::Resource;
 
 /// A full pass runs at least this often, even without events.
@@ -159,11 +160,21 @@ struct Node {
     obj: Value,
 }
 
+/// What the collector reads of each object: identity, owners and deletion state.
+fn gc_fields() -> Projection {
+    let mut p = Projection::default();
+    for field in ["name", "namespace", "uid", "ownerReferences", "deletionTimestamp", "finalizers"] {
+        p.add(&format!("metadata.{field}"));
+    }
+    p
+}
+
 /// The ownerReference garbage collector (Background, Foreground and Orphan propagation).
 async fn collect_garbage(objects: &Objects) -> ApiResult<()> {
+    let fields = gc_fields();
     let mut nodes: Vec<Node> = Vec::new();
     for res in objects.registry.storage_resources() {
-        for obj in all_items(objects, &res).await? {
+        for obj in objects.list_projected(&res, &fields).await? {
             nodes.push(Node {
                 res: res.clone(),
                 namespace: meta::meta_str(&obj, "namespace").map(str::to_string),

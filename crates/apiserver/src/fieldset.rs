@@ -14,14 +14,25 @@ const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerR
 
 /// The set of fields `obj` sets, as leaf paths.
 pub fn leaves(obj: &Value, meta: &dyn PatchMeta) -> Vec<Path> {
+    leaves_unlike(obj, None, meta)
+}
+
+/// The leaves of `obj` outside the sections it shares with `base`: a section (a top-level field,
+/// or an owned metadata field) equal in both is skipped whole, so a status write does not walk
+/// the spec. Every leaf that differs from `base` is among those returned.
+pub fn leaves_unlike(obj: &Value, base: Option<&Value>, meta: &dyn PatchMeta) -> Vec<Path> {
     let mut out = Vec::new();
     let Some(map) = obj.as_object() else { return out };
+    let same = |path: &[&str], v: &Value| {
+        base.and_then(|b| path.iter().try_fold(b, |cur, k| cur.get(k))).is_some_and(|b| b == v)
+    };
     for (k, v) in map {
         match k.as_str() {
             "apiVersion" | "kind" => {}
+            _ if same(&[k], v) => {}
             "metadata" => {
                 for (mk, mv) in v.as_object().into_iter().flatten() {
-                    if OWNED_METADATA.contains(&mk.as_str()) {
+                    if OWNED_METADATA.contains(&mk.as_str()) && !same(&["metadata", mk], mv) {
                         walk(
                             mv,
                             &mut vec!["metadata".into(), mk.clone()],
@@ -87,6 +98,13 @@ fn walk(v: &Value, names: &mut Vec<String>, path: &mut Path, meta: &dyn PatchMet
 }
 
 /// The value a path addresses in `obj`, if present.
+/// Whether the section holding `path` (see [`leaves_unlike`]) is equal in `a` and `b`.
+pub fn same_section(a: &Value, b: &Value, path: &[String]) -> bool {
+    let depth = if path.first().is_some_and(|p| p == "f:metadata") { 2 } else { 1 };
+    let section = &path[..depth.min(path.len())];
+    value_at(a, section) == value_at(b, section)
+}
+
 pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = obj;
     for seg in path {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult, Target};
 use crate::filter::Filter;
 use crate::meta;
+use crate::projection::Projection;
 use crate::registry::{Registry, Resource};
 
 /// The finalizers the API server itself understands (as upstream).
@@ -139,6 +140,20 @@ impl Objects {
             Ok(keep(&obj).then_some(obj))
         })
         .await
+    }
+
+    /// The fields `projection` keeps of every object of `res` in every namespace, for passes
+    /// over everything that read a few fields (parsing past the rest allocates nothing).
+    pub async fn list_projected(&self, res: &Resource, projection: &Projection) -> ApiResult<Vec<Value>> {
+        let page = self
+            .list_with(res, None, &ListParams::default(), &|kv| {
+                let obj = projection
+                    .decode(&kv.value)
+                    .map_err(|e| ApiError::Internal(format!("corrupt object at {}: {e}", kv.key)))?;
+                Ok(Some(obj))
+            })
+            .await?;
+        Ok(page.items)
     }
 
     /// The objects `filter` selects; only those are decoded in full.

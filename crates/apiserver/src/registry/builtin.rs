@@ -7,8 +7,10 @@ use serde_json::Value;
 
 use super::{Resource, ScalePaths, Validation};
 
-fn normalize<T: DeserializeOwned + Serialize>(v: Value) -> Result<Value, String> {
-    let typed: T = serde_json::from_value(v).map_err(|e| e.to_string())?;
+/// The object as its k8s-openapi type sees it. Read from a borrowed value, so the caller keeps
+/// the input to compare (unknown fields) without copying it first.
+fn normalize<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
+    let typed = T::deserialize(v).map_err(|e| e.to_string())?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 

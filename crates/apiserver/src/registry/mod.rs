@@ -19,7 +19,7 @@ pub enum Validation {
     /// A built-in kind: decoded into its k8s-openapi type (so its full upstream shape is enforced)
     /// and re-encoded, which also drops unknown fields; `schema` names its OpenAPI component.
     Builtin {
-        normalize: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+        normalize: fn(&serde_json::Value) -> Result<serde_json::Value, String>,
         schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
         schema_name: fn() -> std::borrow::Cow<'static, str>,
     },
