@@ -135,7 +135,10 @@ pub async fn heartbeat(
         if let Err(e) = renew_lease(&leases, &host.name, lease_seconds).await {
             tracing::warn!(host = %host.name, error = %e, "renewing the host lease failed");
         }
-        if n.is_multiple_of(status_every.max(1)) {
+        // The Lease is the heartbeat; the status is written when it is not what the host
+        // reports (marked NotReady while the host was away) or has not been for a while, as
+        // upstream's kubelet does, so a thousand steady hosts do not rewrite their Nodes.
+        if n.is_multiple_of(status_every.max(1)) && nodes.get(&host.name).await.map_or(true, |node| stale(&node)) {
             let status = json!({"status": {"conditions": [ready_condition()]}});
             if let Err(e) = nodes.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status)).await {
                 tracing::warn!(host = %host.name, error = %e, "updating the node status failed");
@@ -143,6 +146,21 @@ pub async fn heartbeat(
         }
         n = n.wrapping_add(1);
     }
+}
+
+/// Upstream's `nodeStatusReportFrequency`: an unchanged status is posted again this often.
+const STATUS_REPORT_EVERY: Duration = Duration::from_secs(300);
+
+/// Whether the Node's status is not (or no longer recently) the Ready one the host posts.
+fn stale(node: &Node) -> bool {
+    let ready =
+        node.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    let Some(ready) = ready.filter(|c| c.status == "True") else { return true };
+    let posted = ready.last_heartbeat_time.as_ref().map(|t| t.0);
+    posted.is_none_or(|t| {
+        k8s_openapi::jiff::Timestamp::now().duration_since(t)
+            > k8s_openapi::jiff::SignedDuration::try_from(STATUS_REPORT_EVERY).unwrap_or_default()
+    })
 }
 
 async fn renew_lease(leases: &Api<Lease>, name: &str, lease_seconds: i32) -> kube::Result<()> {
@@ -158,5 +176,27 @@ async fn renew_lease(leases: &Api<Lease>, name: &str, lease_seconds: i32) -> kub
             leases.create(&PostParams::default(), &lease).await.map(|_| ())
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_with(conditions: serde_json::Value) -> Node {
+        serde_json::from_value(json!({"metadata": {"name": "h"}, "status": {"conditions": conditions}}))
+            .expect("a node of strings")
+    }
+
+    #[test]
+    fn only_a_missing_unready_or_old_status_is_posted_again() {
+        assert!(!stale(&node_with(json!([ready_condition()]))));
+        assert!(stale(&node_with(json!([]))));
+        let mut unknown = ready_condition();
+        unknown["status"] = json!("Unknown");
+        assert!(stale(&node_with(json!([unknown]))));
+        let mut old = ready_condition();
+        old["lastHeartbeatTime"] = json!("2020-01-01T00:00:00Z");
+        assert!(stale(&node_with(json!([old]))));
     }
 }

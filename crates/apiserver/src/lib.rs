@@ -36,6 +36,7 @@ mod selfservice;
 mod serve;
 mod table;
 mod vapi;
+mod wire;
 
 use std::sync::Arc;
 

@@ -191,18 +191,14 @@ pub async fn sim_hosts(kubeconfig: PathBuf, hosts: usize, zones: usize, prefix: 
 async fn start_platform(kubeconfig: &Path) -> anyhow::Result<()> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    let client = kube::Client::try_from(config)?;
-    let controllers = client.clone();
+    let client = kube::Client::try_from(config.clone())?;
     tokio::spawn(async move {
-        if let Err(e) = canopy_controllers::run(controllers).await {
+        if let Err(e) = canopy_controllers::run(client).await {
             eprintln!("canopy-bench serve: the controllers stopped: {e:#}");
         }
     });
-    tokio::spawn(async move {
-        if let Err(e) = canopy_scheduler::driver::run(client).await {
-            eprintln!("canopy-bench serve: the scheduler stopped: {e:#}");
-        }
-    });
+    canopy_scheduler::driver::spawn_dedicated(move || async move { Ok(kube::Client::try_from(config)?) })
+        .context("starting the scheduler's thread")?;
     Ok(())
 }
 

@@ -80,17 +80,14 @@ async fn start_control_plane(
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
     // The platform's controllers are API clients like any other, over HTTPS.
     let controllers_client = directory::admin_client(Some(server.kubeconfig.clone())).await?;
-    let scheduler_client = controllers_client.clone();
     tokio::spawn(async move {
         if let Err(e) = canopy_controllers::run(controllers_client).await {
             tracing::error!(error = %e, "the controllers stopped");
         }
     });
-    tokio::spawn(async move {
-        if let Err(e) = canopy_scheduler::driver::run(scheduler_client).await {
-            tracing::error!(error = %e, "the scheduler stopped");
-        }
-    });
+    let kubeconfig = server.kubeconfig.clone();
+    canopy_scheduler::driver::spawn_dedicated(move || directory::admin_client(Some(kubeconfig)))
+        .context("starting the scheduler's thread")?;
     Ok(server)
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -279,6 +279,36 @@ fn record(client: Client, pod: &Pod, kind: &str, reason: &str, message: String) 
     });
 }
 
+/// Runs the scheduler on a runtime of its own, one OS thread, until the process ends; `connect`
+/// makes its client there. Beside an API server in the same process, the scheduler is then one
+/// thread among the server's rather than one task among thousands of requests, so its
+/// decisions and watch reads keep pace however busy the server is (upstream runs it as a
+/// process of its own for the same reason).
+pub fn spawn_dedicated<F, Fut>(connect: F) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<Client>>,
+{
+    std::thread::Builder::new().name("canopy-scheduler".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "the scheduler could not start its runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let result = match connect().await {
+                Ok(client) => run(client).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %format!("{e:#}"), "the scheduler stopped");
+            }
+        });
+    })
+}
+
 /// Runs the scheduler until the process ends.
 pub async fn run(client: Client) -> anyhow::Result<()> {
     run_with(client, Config::default()).await
@@ -286,14 +316,17 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 
 pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
     let (results, mut bind_results) = mpsc::unbounded_channel();
-    let mut nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).boxed();
+    // A failed watch backs off inside its own stream: the loop never sleeps, so one expired
+    // watch (a re-list) does not hold up binding pods the other watches already brought.
+    let mut nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).default_backoff().boxed();
     // Two pod watches, as upstream's scheduler has two informers: pods waiting for a host (two
     // events each: created, then bound) and bound ones (every status write of every host). A
     // burst that leaves the busy second one behind, even ended by the server and re-listed,
     // does not delay seeing the pods to place; binds this scheduler made are assumed meanwhile.
     let all = Api::<Pod>::all(client.clone());
-    let mut unassigned = watcher(all.clone(), watcher::Config::default().fields("spec.nodeName=")).boxed();
-    let mut assigned = watcher(all, watcher::Config::default().fields("spec.nodeName!=")).boxed();
+    let mut unassigned =
+        watcher(all.clone(), watcher::Config::default().fields("spec.nodeName=")).default_backoff().boxed();
+    let mut assigned = watcher(all, watcher::Config::default().fields("spec.nodeName!=")).default_backoff().boxed();
     let retry_every = config.retry_every;
     let mut s = Scheduler {
         client,
@@ -336,7 +369,6 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "watching hosts failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
             Some(event) = unassigned.next() => match event {
@@ -350,7 +382,6 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
                 Ok(watcher::Event::InitDone) => s.prune_pending(),
                 Err(e) => {
                     tracing::warn!(error = %e, "watching pending pods failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
             Some(event) = assigned.next() => match event {
@@ -369,7 +400,6 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "watching bound pods failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
             _ = retry.tick() => s.requeue_unschedulable(),

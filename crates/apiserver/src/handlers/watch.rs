@@ -1,5 +1,7 @@
 //! watch: a chunked stream of newline-delimited `{"type": ..., "object": ...}` events.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -26,6 +28,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
+    // The selectors as written name the filter in the shared verdicts.
+    let selectors: Arc<str> = format!(
+        "{}\n{}",
+        ctx.query.get("labelSelector").unwrap_or_default(),
+        ctx.query.get("fieldSelector").unwrap_or_default()
+    )
+    .into();
     let rv = ctx.query.get("resourceVersion");
     let send_initial = ctx.query.flag("sendInitialEvents") || rv.is_none_or(|r| r == "0");
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
@@ -106,10 +115,10 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
                         }
                     };
                     last_rv = ev.revision;
-                    let Some(kind) = event_kind(&filter, &ev) else { continue };
+                    let Some(kind) = event_kind(&ev, filter.is_empty(), |kv| ctx.api.encoded.selects(&filter, &selectors, kv)) else { continue };
                     let line = if matches!(out, Output::Json | Output::Yaml) {
                         // The common case: every watcher sends the same bytes, encoded once.
-                        let Some(obj) = ctx.api.encoded.get(&ctx.api.objects, &ctx.res, &ev.kv) else { continue };
+                        let Some(obj) = ctx.api.encoded.get(&ctx.res, &ev.kv) else { continue };
                         frame(kind, &obj)
                     } else {
                         let Ok(obj) = ctx.api.objects.decode(&ctx.res, &ev.kv) else { continue };
@@ -141,34 +150,55 @@ fn frame(kind: &str, object: &[u8]) -> Bytes {
     Bytes::from(line)
 }
 
-/// Encoded watch objects shared by all watchers: with a thousand watchers on a resource, an
-/// event is decoded and re-encoded once, not a thousand times. Keyed by the event's revision
-/// (unique store-wide) and the API version it is served at.
+/// What watchers work out about an event, shared by all of them: with a thousand watchers on
+/// a resource, an event is encoded once, and each stored value is judged once per distinct
+/// selector, not once per watcher and again as the next event's previous value. Keyed by the
+/// value's revision (unique store-wide) and the API version or selector text.
 #[derive(Default)]
-pub struct EncodedEvents(std::sync::Mutex<std::collections::HashMap<(Revision, String), Bytes>>);
+pub struct EncodedEvents {
+    encoded: Memo<String, Bytes>,
+    verdicts: Memo<Arc<str>, bool>,
+}
 
-/// Entries kept before the cache starts over (events are only read right after they happen).
-const ENCODED_EVENTS_MAX: usize = 4096;
+/// Entries kept before a memo starts over (events are only read right after they happen).
+const MEMO_MAX: usize = 8192;
 
-impl EncodedEvents {
-    fn get(
-        &self,
-        objects: &crate::objects::Objects,
-        res: &crate::registry::Resource,
-        kv: &canopy_store::KeyValue,
-    ) -> Option<Bytes> {
-        let key = (kv.mod_revision, res.api_version());
-        let mut map = self.0.lock().expect("encoded events lock poisoned");
-        if let Some(b) = map.get(&key) {
-            return Some(b.clone());
+struct Memo<K, V>(Mutex<HashMap<(Revision, K), V>>);
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
+    /// The value for `key`, computed outside the lock when missing (two watchers may both
+    /// compute it; the results are equal).
+    fn get_or(&self, key: (Revision, K), compute: impl FnOnce() -> Option<V>) -> Option<V> {
+        if let Some(v) = self.0.lock().expect("watch memo lock poisoned").get(&key) {
+            return Some(v.clone());
         }
-        let obj = objects.decode(res, kv).ok()?;
-        let bytes = Bytes::from(serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"));
-        if map.len() >= ENCODED_EVENTS_MAX {
+        let v = compute()?;
+        let mut map = self.0.lock().expect("watch memo lock poisoned");
+        if map.len() >= MEMO_MAX {
             map.clear();
         }
-        map.insert(key, bytes.clone());
-        Some(bytes)
+        map.insert(key, v.clone());
+        Some(v)
+    }
+}
+
+impl EncodedEvents {
+    fn get(&self, res: &crate::registry::Resource, kv: &canopy_store::KeyValue) -> Option<Bytes> {
+        let api_version = res.api_version();
+        self.encoded.get_or((kv.mod_revision, api_version.clone()), || crate::wire::encode(&api_version, kv).ok())
+    }
+
+    /// Whether `filter` (written as `selectors`) selects the stored value `kv`.
+    fn selects(&self, filter: &Filter, selectors: &Arc<str>, kv: &canopy_store::KeyValue) -> bool {
+        self.verdicts
+            .get_or((kv.mod_revision, selectors.clone()), || Some(filter.matches_stored(&kv.value)))
+            .unwrap_or(true)
     }
 }
 
@@ -183,18 +213,18 @@ fn bookmark(ctx: &Ctx, rv: Revision, initial_end: bool) -> Value {
 /// A store event as a watch event seen through the client's selectors: an object that starts
 /// matching is ADDED, one that stops matching is DELETED. The selectors read only the fields
 /// they need, so events a watcher does not want are never decoded whole.
-fn event_kind(filter: &Filter, ev: &Event) -> Option<&'static str> {
-    if filter.is_empty() {
+fn event_kind(ev: &Event, unfiltered: bool, selects: impl Fn(&canopy_store::KeyValue) -> bool) -> Option<&'static str> {
+    if unfiltered {
         return Some(match (ev.kind, &ev.prev) {
             (EventKind::Delete, _) => "DELETED",
             (EventKind::Put, Some(_)) => "MODIFIED",
             (EventKind::Put, None) => "ADDED",
         });
     }
-    let was = ev.prev.as_ref().is_some_and(|p| filter.matches_stored(&p.value));
+    let was = ev.prev.as_ref().is_some_and(&selects);
     match ev.kind {
         EventKind::Delete => was.then_some("DELETED"),
-        EventKind::Put => match (was, filter.matches_stored(&ev.kv.value)) {
+        EventKind::Put => match (was, selects(&ev.kv)) {
             (false, true) => Some("ADDED"),
             (true, true) => Some("MODIFIED"),
             (true, false) => Some("DELETED"),
