@@ -34,36 +34,65 @@ impl Meta {
     }
 }
 
+#[derive(Default)]
 struct Entry {
     manager: String,
     operation: String,
     subresource: Option<String>,
     fields: Vec<Path>,
     time: Option<Value>,
+    /// An entry a write cannot change, kept as read (its fields are not parsed).
+    verbatim: Option<Value>,
 }
 
 fn entries(obj: Option<&Value>) -> Vec<Entry> {
+    entries_except(obj, &|_| false)
+}
+
+/// The entries of `obj`'s managedFields; those `unchanged` picks are kept verbatim.
+fn entries_except(obj: Option<&Value>, unchanged: &dyn Fn(&Value) -> bool) -> Vec<Entry> {
     obj.and_then(|o| o.pointer("/metadata/managedFields"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|e| Entry {
-                    manager: e["manager"].as_str().unwrap_or_default().to_string(),
-                    operation: e["operation"].as_str().unwrap_or("Update").to_string(),
-                    subresource: e["subresource"].as_str().map(str::to_string),
-                    fields: fieldset::from_fields_v1(&e["fieldsV1"]),
-                    time: e.get("time").cloned(),
+                .map(|e| match unchanged(e) {
+                    true => Entry { verbatim: Some(e.clone()), ..Default::default() },
+                    false => Entry {
+                        manager: e["manager"].as_str().unwrap_or_default().to_string(),
+                        operation: e["operation"].as_str().unwrap_or("Update").to_string(),
+                        subresource: e["subresource"].as_str().map(str::to_string),
+                        fields: fieldset::from_fields_v1(&e["fieldsV1"]),
+                        time: e.get("time").cloned(),
+                        verbatim: None,
+                    },
                 })
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// Whether every section an entry's `fieldsV1` names (a top-level field, or an owned metadata
+/// field) is equal in `old` and `new`: then the write took none of its fields and removed none.
+fn sections_unchanged(entry: &Value, old: &Value, new: &Value) -> bool {
+    let same = |path: &[&str]| fieldset::equal_at(old, new, path);
+    let Some(fields) = entry["fieldsV1"].as_object() else { return false };
+    fields.iter().all(|(k, v)| match k.strip_prefix("f:") {
+        Some("metadata") => v
+            .as_object()
+            .is_some_and(|m| m.keys().all(|mk| mk.strip_prefix("f:").is_some_and(|mk| same(&["metadata", mk])))),
+        Some(top) => same(&[top]),
+        None => false,
+    })
+}
+
 fn store_entries(res: &Resource, obj: &mut Value, list: Vec<Entry>) {
     let rendered: Vec<Value> = list
         .into_iter()
-        .filter(|e| !e.fields.is_empty())
+        .filter(|e| e.verbatim.is_some() || !e.fields.is_empty())
         .map(|e| {
+            if let Some(v) = e.verbatim {
+                return v;
+            }
             let mut v = json!({
                 "manager": e.manager,
                 "operation": e.operation,
@@ -102,13 +131,20 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
         .into_iter()
         .filter(|p| old.is_none_or(|o| fieldset::value_at(o, p) != fieldset::value_at(new, p)))
         .collect();
-    let mut list = entries(old);
+    // The writer's own entry changes with any change; others only where the write did.
+    let mine = |e: &Value| {
+        e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none_or(Value::is_null)
+    };
+    let unchanged = |e: &Value| old.is_some_and(|o| !(mine(e) && !changed.is_empty()) && sections_unchanged(e, o, new));
+    let mut list = entries_except(old, &unchanged);
     for e in &mut list {
         e.fields.retain(|f| !changed.iter().any(|c| overlaps(c, f)));
     }
     if !changed.is_empty() {
         let now = json!(meta::now_rfc3339());
-        match list.iter_mut().find(|e| e.manager == manager && e.operation == operation && e.subresource.is_none()) {
+        match list.iter_mut().find(|e| {
+            e.verbatim.is_none() && e.manager == manager && e.operation == operation && e.subresource.is_none()
+        }) {
             Some(e) => {
                 e.fields.extend(changed);
                 e.time = Some(now);
@@ -119,6 +155,7 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
                 subresource: None,
                 fields: changed,
                 time: Some(now),
+                verbatim: None,
             }),
         }
     }
@@ -208,6 +245,7 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
         subresource: None,
         fields: owned,
         time: Some(time.unwrap_or_else(|| json!(meta::now_rfc3339()))),
+        verbatim: None,
     });
     for e in &mut list {
         e.fields.retain(|f| fieldset::value_at(&result, f).is_some());
@@ -240,5 +278,39 @@ mod tests {
         // Re-applying the same configuration changes nothing, not even a timestamp.
         let again = apply(&res, Some(&v3), &cm(json!({})), "alice", false).expect("no-op apply");
         assert_eq!(again, v3);
+    }
+
+    fn entry<'a>(obj: &'a Value, manager: &str) -> Option<&'a Value> {
+        obj["metadata"]["managedFields"].as_array()?.iter().find(|e| e["manager"] == manager)
+    }
+
+    #[test]
+    fn updates_take_what_they_change_and_leave_other_sections_alone() {
+        let reg = Registry::with_builtins();
+        let res = reg.get("", "v1", "configmaps").expect("configmaps");
+        let mut v1 = cm(json!({"a": "1", "b": "2"}));
+        record_update(&res, None, &mut v1, "creator", "Update");
+        let mut v2 = v1.clone();
+        v2["data"]["a"] = json!("x");
+        record_update(&res, Some(&v1), &mut v2, "editor", "Update");
+        assert_eq!(entry(&v2, "editor").expect("editor")["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+        assert_eq!(entry(&v2, "creator").expect("creator")["fieldsV1"], json!({"f:data": {"f:b": {}}}));
+
+        // A write elsewhere leaves the creator's entry exactly as it was, time included.
+        let mut v3 = v2.clone();
+        v3["metadata"]["labels"] = json!({"l": "1"});
+        record_update(&res, Some(&v2), &mut v3, "labeler", "Update");
+        assert_eq!(entry(&v3, "creator"), entry(&v2, "creator"));
+        assert_eq!(
+            entry(&v3, "labeler").expect("labeler")["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {"f:l": {}}}})
+        );
+
+        // Removing the creator's last field removes its entry.
+        let mut v4 = v3.clone();
+        v4["data"].as_object_mut().expect("data").remove("b");
+        record_update(&res, Some(&v3), &mut v4, "editor", "Update");
+        assert!(entry(&v4, "creator").is_none(), "{}", v4["metadata"]["managedFields"]);
+        assert!(entry(&v4, "labeler").is_some());
     }
 }

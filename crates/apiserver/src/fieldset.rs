@@ -23,16 +23,14 @@ pub fn leaves(obj: &Value, meta: &dyn PatchMeta) -> Vec<Path> {
 pub fn leaves_unlike(obj: &Value, base: Option<&Value>, meta: &dyn PatchMeta) -> Vec<Path> {
     let mut out = Vec::new();
     let Some(map) = obj.as_object() else { return out };
-    let same = |path: &[&str], v: &Value| {
-        base.and_then(|b| path.iter().try_fold(b, |cur, k| cur.get(k))).is_some_and(|b| b == v)
-    };
+    let same = |path: &[&str]| base.is_some_and(|b| equal_at(b, obj, path));
     for (k, v) in map {
         match k.as_str() {
             "apiVersion" | "kind" => {}
-            _ if same(&[k], v) => {}
+            _ if same(&[k]) => {}
             "metadata" => {
                 for (mk, mv) in v.as_object().into_iter().flatten() {
-                    if OWNED_METADATA.contains(&mk.as_str()) && !same(&["metadata", mk], mv) {
+                    if OWNED_METADATA.contains(&mk.as_str()) && !same(&["metadata", mk]) {
                         walk(
                             mv,
                             &mut vec!["metadata".into(), mk.clone()],
@@ -98,11 +96,17 @@ fn walk(v: &Value, names: &mut Vec<String>, path: &mut Path, meta: &dyn PatchMet
 }
 
 /// The value a path addresses in `obj`, if present.
-/// Whether the section holding `path` (see [`leaves_unlike`]) is equal in `a` and `b`.
+/// Whether the section holding the leaf `path` (see [`leaves_unlike`]) is equal in `a` and `b`.
 pub fn same_section(a: &Value, b: &Value, path: &[String]) -> bool {
     let depth = if path.first().is_some_and(|p| p == "f:metadata") { 2 } else { 1 };
-    let section = &path[..depth.min(path.len())];
-    value_at(a, section) == value_at(b, section)
+    let names: Option<Vec<&str>> = path.iter().take(depth).map(|p| p.strip_prefix("f:")).collect();
+    names.is_some_and(|names| equal_at(a, b, &names))
+}
+
+/// Whether the member at `path` (field names) is the same in `a` and `b` (or missing in both).
+pub fn equal_at(a: &Value, b: &Value, path: &[&str]) -> bool {
+    let at = |v| path.iter().try_fold(v, |cur: &Value, k| cur.get(k));
+    at(a) == at(b)
 }
 
 pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {

@@ -69,6 +69,10 @@ pub struct ListParams {
     pub min_revision: Option<Revision>,
 }
 
+fn corrupt(kv: &KeyValue, e: serde_json::Error) -> ApiError {
+    ApiError::Internal(format!("corrupt object at {}: {e}", kv.key))
+}
+
 fn target(res: &Resource, name: &str) -> Target {
     Target::new(&res.group, &res.plural, name)
 }
@@ -93,8 +97,7 @@ impl Objects {
 
     /// Decodes a stored value as `res` (converting to its version) with its resourceVersion.
     pub fn decode(&self, res: &Resource, kv: &KeyValue) -> ApiResult<Value> {
-        let mut obj: Value = serde_json::from_slice(&kv.value)
-            .map_err(|e| ApiError::Internal(format!("corrupt object at {}: {e}", kv.key)))?;
+        let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| corrupt(kv, e))?;
         obj["apiVersion"] = json!(res.api_version());
         meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
         Ok(obj)
@@ -117,6 +120,18 @@ impl Objects {
     pub async fn get(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<Value> {
         let kv = self.get_kv(res, ns, name).await?;
         self.decode(res, &kv)
+    }
+
+    /// The fields `projection` keeps of one object (a check that reads a field or two).
+    pub async fn get_projected(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        projection: &Projection,
+    ) -> ApiResult<Value> {
+        let kv = self.get_kv(res, ns, name).await?;
+        projection.decode(&kv.value).map_err(|e| corrupt(&kv, e))
     }
 
     async fn get_kv(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<KeyValue> {
@@ -147,10 +162,7 @@ impl Objects {
     pub async fn list_projected(&self, res: &Resource, projection: &Projection) -> ApiResult<Vec<Value>> {
         let page = self
             .list_with(res, None, &ListParams::default(), &|kv| {
-                let obj = projection
-                    .decode(&kv.value)
-                    .map_err(|e| ApiError::Internal(format!("corrupt object at {}: {e}", kv.key)))?;
-                Ok(Some(obj))
+                projection.decode(&kv.value).map(Some).map_err(|e| corrupt(kv, e))
             })
             .await?;
         Ok(page.items)

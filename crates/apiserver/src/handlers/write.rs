@@ -32,7 +32,9 @@ fn check_size(obj: &Value) -> ApiResult<()> {
 async fn check_target_namespace(ctx: &Ctx) -> ApiResult<()> {
     let Some(ns) = ctx.ns().filter(|_| ctx.res.namespaced) else { return Ok(()) };
     let ns_res = ctx.api.registry.get("", "v1", "namespaces").expect("namespaces are built in");
-    let obj = ctx.api.objects.get(&ns_res, None, ns).await?;
+    let mut deletion = crate::projection::Projection::default();
+    deletion.add("metadata.deletionTimestamp");
+    let obj = ctx.api.objects.get_projected(&ns_res, None, ns, &deletion).await?;
     if meta::is_deleting(&obj) {
         return Err(ApiError::Forbidden(format!(
             "unable to create new content in namespace {ns} because it is being terminated"
