@@ -135,7 +135,7 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
     let mine = |e: &Value| {
         e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none_or(Value::is_null)
     };
-    let unchanged = |e: &Value| old.is_some_and(|o| !(mine(e) && !changed.is_empty()) && sections_unchanged(e, o, new));
+    let unchanged = |e: &Value| old.is_some_and(|o| (changed.is_empty() || !mine(e)) && sections_unchanged(e, o, new));
     let mut list = entries_except(old, &unchanged);
     for e in &mut list {
         e.fields.retain(|f| !changed.iter().any(|c| overlaps(c, f)));
