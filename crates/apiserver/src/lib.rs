@@ -20,6 +20,8 @@ mod fieldset;
 mod filter;
 mod handlers;
 mod iam;
+#[cfg(test)]
+mod json_strategy;
 mod limits;
 mod meta;
 mod negotiate;
