@@ -548,7 +548,6 @@ impl Worker {
     }
 }
 
-/// Upstream's back-off: 10 s, doubling, at most 5 min.
 /// The inputs of a pod's status, owned and comparable (see `Worker::last_inputs`). The pod
 /// stands in by its resourceVersion: any change to it, by anyone, is a new version.
 #[derive(PartialEq)]
@@ -594,6 +593,7 @@ impl ReportInputs {
     }
 }
 
+/// Upstream's back-off: 10 s, doubling, at most 5 min.
 fn next_backoff(previous: Option<Duration>) -> Duration {
     previous.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX))
 }
