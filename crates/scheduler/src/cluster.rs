@@ -96,6 +96,8 @@ pub struct Cluster {
     pub(crate) namespaces: HashMap<String, Labels>,
     /// Topology key -> domain ids, built on first use and dropped when node labels change.
     domains: Mutex<HashMap<String, Arc<DomainIndex>>>,
+    /// Where the next decision starts looking (see `schedule`): the nodes are visited in turn.
+    pub(crate) next_start: std::sync::atomic::AtomicUsize,
 }
 
 impl Cluster {

@@ -317,3 +317,24 @@ fn schedule_anyway_spread_prefers_the_emptier_zone() {
     assert_eq!(c.schedule(&pod("plain", 100, "web")).as_deref(), Ok("a1"));
     assert_eq!(c.schedule(&with_spread(pod("p", 100, "web"), ZONE_LABEL, 1, false)).as_deref(), Ok("b1"));
 }
+
+#[test]
+fn a_large_cluster_is_sampled_in_turn_but_the_one_fitting_node_is_always_found() {
+    let mut c = cluster((0..300).map(|i| node(&format!("n{i:03}"), "a")).collect());
+    // Each decision scores only the first 144 feasible nodes it meets and the next one starts
+    // where it stopped; least-allocated scoring takes an empty node whenever one is in view.
+    let mut used = std::collections::HashSet::new();
+    for i in 0..150 {
+        used.insert(place(&mut c, pod(&format!("p{i}"), 100, "web")).expect("fits"));
+    }
+    assert_eq!(used.len(), 150, "the first half of the pods all found empty nodes");
+    // Only the last node fits: it is found whatever node the search starts at.
+    for i in 0..3 {
+        let p = with_required_node(pod(&format!("pinned{i}"), 100, "db"), HOSTNAME_LABEL, "In", &["n299"]);
+        assert_eq!(place(&mut c, p).expect("n299 fits"), "n299");
+    }
+    // No node fits: every node is checked and counted in the explanation.
+    let huge = pod("huge", 1_000_000, "x");
+    let err = c.schedule(&huge).expect_err("nothing has a thousand cores");
+    assert!(err.message.starts_with("0/300 nodes are available"), "{}", err.message);
+}
