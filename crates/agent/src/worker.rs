@@ -425,7 +425,9 @@ impl Worker {
                 }
                 rec.state = runtime.container_state(&id).await.ok();
                 rec.forget_probes();
-                if !init {
+                // Probers get their own copy of the pod; most containers have none to run.
+                let probed = c.startup_probe.is_some() || c.liveness_probe.is_some() || c.readiness_probe.is_some();
+                if !init && probed {
                     rec.probers = probe::spawn(probe::Target {
                         runtime: runtime.clone(),
                         sandbox: sandbox.clone(),
