@@ -71,20 +71,6 @@ fn entries_except(obj: Option<&Value>, unchanged: &dyn Fn(&Value) -> bool) -> Ve
         .unwrap_or_default()
 }
 
-/// Whether every section an entry's `fieldsV1` names (a top-level field, or an owned metadata
-/// field) is equal in `old` and `new`: then the write took none of its fields and removed none.
-fn sections_unchanged(entry: &Value, old: &Value, new: &Value) -> bool {
-    let same = |path: &[&str]| fieldset::equal_at(old, new, path);
-    let Some(fields) = entry["fieldsV1"].as_object() else { return false };
-    fields.iter().all(|(k, v)| match k.strip_prefix("f:") {
-        Some("metadata") => v
-            .as_object()
-            .is_some_and(|m| m.keys().all(|mk| mk.strip_prefix("f:").is_some_and(|mk| same(&["metadata", mk])))),
-        Some(top) => same(&[top]),
-        None => false,
-    })
-}
-
 fn store_entries(res: &Resource, obj: &mut Value, list: Vec<Entry>) {
     let rendered: Vec<Value> = list
         .into_iter()
@@ -127,7 +113,8 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 /// Records a non-apply write by `manager`: the fields it changed become its own.
 pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manager: &str, operation: &str) {
     let m = Meta::of(res);
-    let changed: Vec<Path> = fieldset::leaves_unlike(new, old, m.get())
+    let sections = old.map(|o| fieldset::Changed::between(o, new));
+    let changed: Vec<Path> = fieldset::leaves_in(new, sections.as_ref(), m.get())
         .into_iter()
         .filter(|p| old.is_none_or(|o| fieldset::value_at(o, p) != fieldset::value_at(new, p)))
         .collect();
@@ -135,7 +122,9 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
     let mine = |e: &Value| {
         e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none_or(Value::is_null)
     };
-    let unchanged = |e: &Value| old.is_some_and(|o| (changed.is_empty() || !mine(e)) && sections_unchanged(e, o, new));
+    // An entry none of whose sections changed lost no fields and gained none.
+    let unchanged =
+        |e: &Value| sections.as_ref().is_some_and(|s| (changed.is_empty() || !mine(e)) && !s.touches(&e["fieldsV1"]));
     let mut list = entries_except(old, &unchanged);
     for e in &mut list {
         e.fields.retain(|f| !changed.iter().any(|c| overlaps(c, f)));
@@ -162,8 +151,7 @@ pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manag
     // Drop what the writer no longer has (e.g. a removed label) from every owner. Fields in
     // sections the write left alone are still there.
     for e in &mut list {
-        e.fields
-            .retain(|f| old.is_some_and(|o| fieldset::same_section(o, new, f)) || fieldset::value_at(new, f).is_some());
+        e.fields.retain(|f| sections.as_ref().is_some_and(|s| !s.holds(f)) || fieldset::value_at(new, f).is_some());
     }
     store_entries(res, new, list);
 }

@@ -12,25 +12,80 @@ pub type Path = Vec<String>;
 /// Metadata fields a client may own; the rest of `metadata` is the server's.
 const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
 
-/// The set of fields `obj` sets, as leaf paths.
-pub fn leaves(obj: &Value, meta: &dyn PatchMeta) -> Vec<Path> {
-    leaves_unlike(obj, None, meta)
+/// The sections of an object a write changed: top-level fields and owned metadata fields whose
+/// values differ between the old and the new object, found once per write so that unchanged
+/// sections (the spec, on a status write) are neither walked nor compared again.
+pub struct Changed(Vec<(String, Option<String>)>);
+
+impl Changed {
+    pub fn between(old: &Value, new: &Value) -> Self {
+        let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let mut out = Vec::new();
+        let mut top = keys(old);
+        top.extend(keys(new).into_iter().filter(|k| old.get(k).is_none()));
+        for k in top {
+            match k.as_str() {
+                "apiVersion" | "kind" => {}
+                "metadata" => {
+                    for mk in OWNED_METADATA {
+                        let in_old = old.get("metadata").and_then(|m| m.get(*mk));
+                        if in_old != new.get("metadata").and_then(|m| m.get(*mk)) {
+                            out.push((k.clone(), Some(mk.to_string())));
+                        }
+                    }
+                }
+                _ if old.get(&k) != new.get(&k) => out.push((k, None)),
+                _ => {}
+            }
+        }
+        Self(out)
+    }
+
+    /// Whether the section `top` (with `inner` under metadata) changed. Metadata the server
+    /// owns is not compared, so it counts as changed.
+    fn has(&self, top: &str, inner: Option<&str>) -> bool {
+        if top == "metadata" && inner.is_none_or(|i| !OWNED_METADATA.contains(&i)) {
+            return true;
+        }
+        self.0.iter().any(|(t, i)| t == top && (t != "metadata" || i.as_deref() == inner))
+    }
+
+    /// Whether the section holding the FieldsV1 leaf `path` changed (or cannot be told).
+    pub fn holds(&self, path: &[String]) -> bool {
+        let name = |i: usize| path.get(i).and_then(|p| p.strip_prefix("f:"));
+        name(0).is_none_or(|top| self.has(top, name(1)))
+    }
+
+    /// Whether any field of the FieldsV1 set `fields` lies in a changed section.
+    pub fn touches(&self, fields: &Value) -> bool {
+        let Some(fields) = fields.as_object() else { return true };
+        fields.iter().any(|(k, v)| match k.strip_prefix("f:") {
+            Some("metadata") => v.as_object().is_none_or(|m| {
+                m.keys().any(|mk| mk.strip_prefix("f:").is_none_or(|mk| self.has("metadata", Some(mk))))
+            }),
+            Some(top) => self.has(top, None),
+            None => true,
+        })
+    }
 }
 
-/// The leaves of `obj` outside the sections it shares with `base`: a section (a top-level field,
-/// or an owned metadata field) equal in both is skipped whole, so a status write does not walk
-/// the spec. Every leaf that differs from `base` is among those returned.
-pub fn leaves_unlike(obj: &Value, base: Option<&Value>, meta: &dyn PatchMeta) -> Vec<Path> {
+/// The set of fields `obj` sets, as leaf paths.
+pub fn leaves(obj: &Value, meta: &dyn PatchMeta) -> Vec<Path> {
+    leaves_in(obj, None, meta)
+}
+
+/// The leaves of `obj` in the `changed` sections only (all of them for `None`): every leaf a
+/// write changed is among those returned, and a status write does not walk the spec.
+pub fn leaves_in(obj: &Value, changed: Option<&Changed>, meta: &dyn PatchMeta) -> Vec<Path> {
     let mut out = Vec::new();
     let Some(map) = obj.as_object() else { return out };
-    let same = |path: &[&str]| base.is_some_and(|b| equal_at(b, obj, path));
+    let skip = |top: &str, inner: Option<&str>| changed.is_some_and(|c| !c.has(top, inner));
     for (k, v) in map {
         match k.as_str() {
             "apiVersion" | "kind" => {}
-            _ if same(&[k]) => {}
             "metadata" => {
                 for (mk, mv) in v.as_object().into_iter().flatten() {
-                    if OWNED_METADATA.contains(&mk.as_str()) && !same(&["metadata", mk]) {
+                    if OWNED_METADATA.contains(&mk.as_str()) && !skip(k, Some(mk)) {
                         walk(
                             mv,
                             &mut vec!["metadata".into(), mk.clone()],
@@ -41,6 +96,7 @@ pub fn leaves_unlike(obj: &Value, base: Option<&Value>, meta: &dyn PatchMeta) ->
                     }
                 }
             }
+            _ if skip(k, None) => {}
             _ => walk(v, &mut vec![k.clone()], &mut vec![format!("f:{k}")], meta, &mut out),
         }
     }
@@ -96,19 +152,6 @@ fn walk(v: &Value, names: &mut Vec<String>, path: &mut Path, meta: &dyn PatchMet
 }
 
 /// The value a path addresses in `obj`, if present.
-/// Whether the section holding the leaf `path` (see [`leaves_unlike`]) is equal in `a` and `b`.
-pub fn same_section(a: &Value, b: &Value, path: &[String]) -> bool {
-    let depth = if path.first().is_some_and(|p| p == "f:metadata") { 2 } else { 1 };
-    let names: Option<Vec<&str>> = path.iter().take(depth).map(|p| p.strip_prefix("f:")).collect();
-    names.is_some_and(|names| equal_at(a, b, &names))
-}
-
-/// Whether the member at `path` (field names) is the same in `a` and `b` (or missing in both).
-pub fn equal_at(a: &Value, b: &Value, path: &[&str]) -> bool {
-    let at = |v| path.iter().try_fold(v, |cur: &Value, k| cur.get(k));
-    at(a) == at(b)
-}
-
 pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = obj;
     for seg in path {
