@@ -3,7 +3,6 @@
 //! an Event that cannot be written is logged, never holds up a pod.
 
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -57,10 +56,9 @@ impl Recorder {
             "reportingInstance": self.host,
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         });
-        let events: Api<Event> = Api::namespaced(self.client.clone(), ns);
-        let Ok(event) = serde_json::from_value::<Event>(event) else { return };
+        let (client, ns) = (self.client.clone(), ns.to_string());
         tokio::spawn(async move {
-            if let Err(e) = events.create(&PostParams::default(), &event).await {
+            if let Err(e) = canopy_client::unread::create::<Event>(&client, &ns, &event).await {
                 tracing::debug!(error = %e, "recording an event failed");
             }
         });

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use canopy_client::{LeanPod, into_pods};
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::watcher;
@@ -171,9 +172,10 @@ impl Host {
 /// Feeds pods from one watch to the hosts they are bound to: `hosts` by node name. With one
 /// host this is its own `spec.nodeName=HOST` watch; `canopy sim` shares one across all.
 pub async fn feed(client: Client, hosts: HashMap<String, Arc<Host>>, field_selector: String) {
-    let pods: Api<Pod> = Api::all(client);
+    // Pods are decoded without their managedFields, which a host never reads.
+    let pods: Api<LeanPod> = Api::all(client);
     let config = watcher::Config::default().fields(&field_selector);
-    let mut stream = watcher(pods, config).boxed();
+    let mut stream = watcher(pods, config).map_ok(into_pods).boxed();
     let mut relisted: HashSet<String> = HashSet::new();
     let mut reap = tokio::time::interval(Duration::from_secs(5));
     loop {

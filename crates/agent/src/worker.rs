@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, Preconditions};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
@@ -81,6 +81,9 @@ struct VolumeState {
 
 pub struct Worker {
     pods: Api<Pod>,
+    /// For status writes, sent without decoding the pod the server answers with.
+    client: Client,
+    namespace: String,
     config: volumes::Reader,
     runtime: Arc<dyn Runtime>,
     events: Recorder,
@@ -109,7 +112,9 @@ impl Worker {
         let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         Self {
             pods: Api::namespaced(client.clone(), namespace),
-            config: volumes::Reader::new(client, namespace),
+            config: volumes::Reader::new(client.clone(), namespace),
+            client,
+            namespace: namespace.to_string(),
             runtime,
             events,
             host_ip,
@@ -503,7 +508,13 @@ impl Worker {
             return Ok(());
         }
         let patch = json!({"status": status});
-        self.pods.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        canopy_client::unread::patch_status::<Pod, _>(
+            &self.client,
+            &self.namespace,
+            &pod.name_any(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
         self.last_status = Some(status);
         self.last_inputs = Some(inputs);
         Ok(())

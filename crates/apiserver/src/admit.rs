@@ -76,14 +76,34 @@ pub fn check_namespace(res: &Resource, ns: Option<&str>, obj: &mut Value) -> Api
 
 /// Validates and normalises `obj` for `res`; returns warnings (unknown fields under `Warn`).
 pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResult<Vec<String>> {
+    validate_checking(res, obj, fv, true)
+}
+
+/// [`validate`] for an object whose `metadata.managedFields` the server has just built
+/// (`apply.rs` rewrites them on every write): those are left out of the typed round trip,
+/// where they were often the larger part of the object.
+pub fn validate_written(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResult<Vec<String>> {
+    validate_checking(res, obj, fv, false)
+}
+
+fn validate_checking(res: &Resource, obj: &mut Value, fv: FieldValidation, managed: bool) -> ApiResult<Vec<String>> {
     let name = meta::name(obj).to_string();
     let mut causes: Vec<String> = meta::validate_name(&name, res.group.is_empty() && res.plural == "namespaces");
     let unknown = match &res.validation {
         Validation::Builtin { normalize, .. } => {
             crate::defaults::apply(&res.group, &res.plural, obj);
-            let normalized = normalize(obj).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
+            let kept = if managed { None } else { obj.get_mut("metadata").and_then(take_managed_fields) };
+            let mut normalized =
+                normalize(obj).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
             let mut unknown = Vec::new();
             unknown_fields(obj, &normalized, &mut Vec::new(), &mut unknown);
+            if let Some(entries) = kept
+                && let Some(m) = normalized.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                // Where the typed round trip puts it: ObjectMeta's fields are in name order.
+                let at = m.keys().filter(|k| k.as_str() < "managedFields").count();
+                m.shift_insert(at, "managedFields".into(), entries);
+            }
             *obj = normalized;
             unknown
         }
@@ -107,6 +127,10 @@ pub fn validate(res: &Resource, obj: &mut Value, fv: FieldValidation) -> ApiResu
         FieldValidation::Warn => Ok(unknown),
         _ => Ok(Vec::new()),
     }
+}
+
+fn take_managed_fields(metadata: &mut Value) -> Option<Value> {
+    metadata.as_object_mut()?.shift_remove("managedFields")
 }
 
 /// One step of a field path, rendered only when a field turns out unknown (every write of a

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, Target};
 use crate::fieldset::{self, Path};
+use crate::fieldtree;
 use crate::registry::Resource;
 use crate::{meta, patch};
 
@@ -34,37 +35,26 @@ impl Meta {
     }
 }
 
-#[derive(Default)]
 struct Entry {
     manager: String,
     operation: String,
     subresource: Option<String>,
     fields: Vec<Path>,
     time: Option<Value>,
-    /// An entry a write cannot change, kept as read (its fields are not parsed).
-    verbatim: Option<Value>,
 }
 
+/// The entries of `obj`'s managedFields, their fields as leaf paths.
 fn entries(obj: Option<&Value>) -> Vec<Entry> {
-    entries_except(obj, &|_| false)
-}
-
-/// The entries of `obj`'s managedFields; those `unchanged` picks are kept verbatim.
-fn entries_except(obj: Option<&Value>, unchanged: &dyn Fn(&Value) -> bool) -> Vec<Entry> {
     obj.and_then(|o| o.pointer("/metadata/managedFields"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|e| match unchanged(e) {
-                    true => Entry { verbatim: Some(e.clone()), ..Default::default() },
-                    false => Entry {
-                        manager: e["manager"].as_str().unwrap_or_default().to_string(),
-                        operation: e["operation"].as_str().unwrap_or("Update").to_string(),
-                        subresource: e["subresource"].as_str().map(str::to_string),
-                        fields: fieldset::from_fields_v1(&e["fieldsV1"]),
-                        time: e.get("time").cloned(),
-                        verbatim: None,
-                    },
+                .map(|e| Entry {
+                    manager: e["manager"].as_str().unwrap_or_default().to_string(),
+                    operation: e["operation"].as_str().unwrap_or("Update").to_string(),
+                    subresource: e["subresource"].as_str().map(str::to_string),
+                    fields: fieldset::from_fields_v1(&e["fieldsV1"]),
+                    time: e.get("time").cloned(),
                 })
                 .collect()
         })
@@ -74,25 +64,35 @@ fn entries_except(obj: Option<&Value>, unchanged: &dyn Fn(&Value) -> bool) -> Ve
 fn store_entries(res: &Resource, obj: &mut Value, list: Vec<Entry>) {
     let rendered: Vec<Value> = list
         .into_iter()
-        .filter(|e| e.verbatim.is_some() || !e.fields.is_empty())
-        .map(|e| {
-            if let Some(v) = e.verbatim {
-                return v;
-            }
-            let mut v = json!({
-                "manager": e.manager,
-                "operation": e.operation,
-                "apiVersion": res.api_version(),
-                "time": e.time.unwrap_or_else(|| json!(meta::now_rfc3339())),
-                "fieldsType": "FieldsV1",
-                "fieldsV1": fieldset::to_fields_v1(&e.fields),
-            });
-            if let Some(s) = e.subresource {
-                v["subresource"] = json!(s);
-            }
-            v
-        })
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| entry_json(res, e.manager, e.operation, e.subresource, e.time, fieldset::to_fields_v1(&e.fields)))
         .collect();
+    set_entries(obj, rendered);
+}
+
+fn entry_json(
+    res: &Resource,
+    manager: String,
+    operation: String,
+    subresource: Option<String>,
+    time: Option<Value>,
+    fields: Value,
+) -> Value {
+    let mut v = json!({
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": res.api_version(),
+        "time": time.unwrap_or_else(|| json!(meta::now_rfc3339())),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    });
+    if let Some(s) = subresource {
+        v["subresource"] = json!(s);
+    }
+    v
+}
+
+fn set_entries(obj: &mut Value, rendered: Vec<Value>) {
     let m = meta::meta_mut(obj);
     if rendered.is_empty() {
         m.remove("managedFields");
@@ -101,59 +101,90 @@ fn store_entries(res: &Resource, obj: &mut Value, list: Vec<Entry>) {
     }
 }
 
-fn is_prefix(prefix: &[String], path: &[String]) -> bool {
-    path.len() >= prefix.len() && path[..prefix.len()] == *prefix
-}
-
-/// Whether two leaf paths overlap (one contains the other).
-fn overlaps(a: &[String], b: &[String]) -> bool {
-    is_prefix(a, b) || is_prefix(b, a)
-}
-
 /// Records a non-apply write by `manager`: the fields it changed become its own.
+///
+/// Worked on `FieldsV1` trees ([`fieldtree`]): the changed fields are found in one walk of the
+/// sections that changed, taken from other managers, given to the writer, and fields the
+/// object no longer has are dropped. Entries whose sections the write left alone are kept
+/// exactly as they were, unparsed.
 pub fn record_update(res: &Resource, old: Option<&Value>, new: &mut Value, manager: &str, operation: &str) {
     let m = Meta::of(res);
     let sections = old.map(|o| fieldset::Changed::between(o, new));
-    let changed: Vec<Path> = fieldset::leaves_in(new, sections.as_ref(), m.get())
-        .into_iter()
-        .filter(|p| old.is_none_or(|o| fieldset::value_at(o, p) != fieldset::value_at(new, p)))
-        .collect();
-    // The writer's own entry changes with any change; others only where the write did.
+    let changed = fieldtree::changed(old, new, sections.as_ref(), m.get());
     let mine = |e: &Value| {
         e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none_or(Value::is_null)
     };
-    // An entry none of whose sections changed lost no fields and gained none.
-    let unchanged =
-        |e: &Value| sections.as_ref().is_some_and(|s| (changed.is_empty() || !mine(e)) && !s.touches(&e["fieldsV1"]));
-    let mut list = entries_except(old, &unchanged);
-    for e in &mut list {
-        e.fields.retain(|f| !changed.iter().any(|c| overlaps(c, f)));
+    let existing = old.and_then(|o| o.pointer("/metadata/managedFields")).and_then(Value::as_array);
+    let mut list: Vec<Recorded> = Vec::new();
+    for e in existing.into_iter().flatten() {
+        // An entry none of whose sections changed lost no fields and gained none.
+        if sections.as_ref().is_some_and(|s| (changed.is_empty() || !mine(e)) && !s.touches(&e["fieldsV1"])) {
+            list.push(Recorded::Verbatim(e.clone()));
+            continue;
+        }
+        let mut fields = fieldtree::canonical(&e["fieldsV1"]);
+        fieldtree::subtract(&mut fields, &changed);
+        list.push(Recorded::Parsed {
+            manager: e["manager"].as_str().unwrap_or_default().to_string(),
+            operation: e["operation"].as_str().unwrap_or("Update").to_string(),
+            subresource: e["subresource"].as_str().map(str::to_string),
+            time: e.get("time").cloned(),
+            fields,
+        });
     }
     if !changed.is_empty() {
-        let now = json!(meta::now_rfc3339());
-        match list.iter_mut().find(|e| {
-            e.verbatim.is_none() && e.manager == manager && e.operation == operation && e.subresource.is_none()
-        }) {
-            Some(e) => {
-                e.fields.extend(changed);
-                e.time = Some(now);
+        let now = Some(json!(meta::now_rfc3339()));
+        let own = list.iter_mut().find_map(|r| match r {
+            Recorded::Parsed { manager: m, operation: o, subresource: None, time, fields }
+                if m == manager && o == operation =>
+            {
+                Some((time, fields))
             }
-            None => list.push(Entry {
+            _ => None,
+        });
+        match own {
+            Some((time, fields)) => {
+                fieldtree::union(fields, &changed);
+                *time = now;
+            }
+            None => list.push(Recorded::Parsed {
                 manager: manager.to_string(),
                 operation: operation.to_string(),
                 subresource: None,
+                time: now,
                 fields: changed,
-                time: Some(now),
-                verbatim: None,
             }),
         }
     }
-    // Drop what the writer no longer has (e.g. a removed label) from every owner. Fields in
-    // sections the write left alone are still there.
-    for e in &mut list {
-        e.fields.retain(|f| sections.as_ref().is_some_and(|s| !s.holds(f)) || fieldset::value_at(new, f).is_some());
-    }
-    store_entries(res, new, list);
+    let rendered = list
+        .into_iter()
+        .filter_map(|r| match r {
+            Recorded::Verbatim(v) => Some(v),
+            Recorded::Parsed { manager, operation, subresource, time, mut fields } => {
+                // Drop what the object no longer has (e.g. a removed label) from every owner.
+                // Fields in sections the write left alone are still there.
+                if let Some(s) = &sections {
+                    fieldtree::retain_present(&mut fields, new, s);
+                }
+                (!fields.is_empty())
+                    .then(|| entry_json(res, manager, operation, subresource, time, Value::Object(fields)))
+            }
+        })
+        .collect();
+    set_entries(new, rendered);
+}
+
+/// A managedFields entry while a write is recorded.
+enum Recorded {
+    /// Kept as read: the write cannot have changed it.
+    Verbatim(Value),
+    Parsed {
+        manager: String,
+        operation: String,
+        subresource: Option<String>,
+        time: Option<Value>,
+        fields: fieldtree::Tree,
+    },
 }
 
 /// Server-side apply of `applied` (the user's configuration) by `manager` onto `current`.
@@ -233,7 +264,6 @@ pub fn apply(res: &Resource, current: Option<&Value>, applied: &Value, manager: 
         subresource: None,
         fields: owned,
         time: Some(time.unwrap_or_else(|| json!(meta::now_rfc3339()))),
-        verbatim: None,
     });
     for e in &mut list {
         e.fields.retain(|f| fieldset::value_at(&result, f).is_some());

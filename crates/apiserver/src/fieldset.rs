@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 pub type Path = Vec<String>;
 
 /// Metadata fields a client may own; the rest of `metadata` is the server's.
-const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
+pub(crate) const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
 
 /// The sections of an object a write changed: top-level fields and owned metadata fields whose
 /// values differ between the old and the new object, found once per write so that unchanged
@@ -43,17 +43,11 @@ impl Changed {
 
     /// Whether the section `top` (with `inner` under metadata) changed. Metadata the server
     /// owns is not compared, so it counts as changed.
-    fn has(&self, top: &str, inner: Option<&str>) -> bool {
+    pub(crate) fn has(&self, top: &str, inner: Option<&str>) -> bool {
         if top == "metadata" && inner.is_none_or(|i| !OWNED_METADATA.contains(&i)) {
             return true;
         }
         self.0.iter().any(|(t, i)| t == top && (t != "metadata" || i.as_deref() == inner))
-    }
-
-    /// Whether the section holding the FieldsV1 leaf `path` changed (or cannot be told).
-    pub fn holds(&self, path: &[String]) -> bool {
-        let name = |i: usize| path.get(i).and_then(|p| p.strip_prefix("f:"));
-        name(0).is_none_or(|top| self.has(top, name(1)))
     }
 
     /// Whether any field of the FieldsV1 set `fields` lies in a changed section.
@@ -160,7 +154,7 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn step<'a>(cur: &'a Value, seg: &str) -> Option<&'a Value> {
+pub(crate) fn step<'a>(cur: &'a Value, seg: &str) -> Option<&'a Value> {
     if let Some(f) = seg.strip_prefix("f:") {
         return cur.get(f);
     }

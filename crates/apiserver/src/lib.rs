@@ -17,6 +17,7 @@ mod defaults;
 mod discovery;
 mod error;
 mod fieldset;
+mod fieldtree;
 mod filter;
 mod handlers;
 mod iam;

@@ -431,7 +431,8 @@ fn graceful_seconds(res: &Resource, obj: &Value, requested: Option<i64>) -> Opti
 
 /// Keeps the fields clients may not change on update.
 fn carry_system_metadata(current: &Value, next: &mut Value) {
-    let cur = current.get("metadata").cloned().unwrap_or_default();
+    // Only the fields carried over are copied: the current metadata also holds managedFields.
+    let cur = current.get("metadata");
     let m = meta::meta_mut(next);
     for f in [
         "uid",
@@ -442,12 +443,12 @@ fn carry_system_metadata(current: &Value, next: &mut Value) {
         "name",
         "namespace",
     ] {
-        match cur.get(f) {
+        match cur.and_then(|c| c.get(f)) {
             Some(v) => m.insert(f.into(), v.clone()),
             None => m.remove(f),
         };
     }
-    m.insert("resourceVersion".into(), cur.get("resourceVersion").cloned().unwrap_or(Value::Null));
+    m.insert("resourceVersion".into(), cur.and_then(|c| c.get("resourceVersion")).cloned().unwrap_or(Value::Null));
     if let Some(api_version) = current.get("apiVersion") {
         next["apiVersion"] = api_version.clone();
     }
@@ -456,17 +457,24 @@ fn carry_system_metadata(current: &Value, next: &mut Value) {
     }
 }
 
-/// `metadata.generation` counts changes to anything but metadata and status.
+/// `metadata.generation` counts changes to anything but metadata and status (compared in
+/// place: the objects are whole pods and more, written thousands of times a second).
 fn bumps_generation(current: &Value, next: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(o) = v.as_object_mut() {
-            o.remove("metadata");
-            o.remove("status");
-        }
-        v
-    };
-    strip(current) != strip(next)
+    fn counted(v: &Value) -> Vec<(&str, &Value)> {
+        let mut fields: Vec<(&str, &Value)> = v
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status"))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        fields.sort_unstable_by_key(|(k, _)| *k);
+        fields
+    }
+    match (current.is_object(), next.is_object()) {
+        (true, true) => counted(current) != counted(next),
+        _ => current != next,
+    }
 }
 
 fn encode_continue(rv: Revision, start: String) -> String {
@@ -478,4 +486,43 @@ fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
     let bad = || ApiError::BadRequest(format!("continue key is not valid: {token:?}"));
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     serde_json::from_slice(&raw).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_counts_changes_outside_metadata_and_status() {
+        let old =
+            json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"r": 1, "s": 2}, "status": {"p": 1}});
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut v = old.clone();
+            f(&mut v);
+            v
+        };
+        assert!(!bumps_generation(&old, &with(&|v| v["metadata"]["labels"]["x"] = json!("2"))));
+        assert!(!bumps_generation(&old, &with(&|v| v["status"]["p"] = json!(2))));
+        assert!(bumps_generation(&old, &with(&|v| v["spec"]["r"] = json!(2))));
+        assert!(bumps_generation(&old, &with(&|v| v["data"] = json!({"k": "v"}))));
+        assert!(bumps_generation(&old, &with(&|v| drop(v.as_object_mut().map(|o| o.remove("spec"))))));
+        let reordered = json!({"status": {"p": 1}, "spec": {"s": 2, "r": 1}, "metadata": {"name": "a"}});
+        assert!(!bumps_generation(&old, &reordered));
+    }
+
+    #[test]
+    fn system_metadata_comes_from_the_stored_object() {
+        let current = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "uid": "u1",
+            "resourceVersion": "7", "generation": 3, "managedFields": [{"manager": "m"}], "labels": {"x": "1"}}});
+        let mut next = json!({"metadata": {"name": "b", "uid": "forged", "labels": {"y": "2"},
+            "deletionTimestamp": "2026-01-01T00:00:00Z"}});
+        carry_system_metadata(&current, &mut next);
+        assert_eq!(next["metadata"]["name"], "a");
+        assert_eq!(next["metadata"]["uid"], "u1");
+        assert_eq!(next["metadata"]["generation"], 3);
+        assert_eq!(next["metadata"]["resourceVersion"], "7");
+        assert!(next["metadata"].get("deletionTimestamp").is_none());
+        assert_eq!(next["metadata"]["labels"], json!({"y": "2"}));
+        assert_eq!((next["apiVersion"].as_str(), next["kind"].as_str()), (Some("v1"), Some("Pod")));
+    }
 }

@@ -10,7 +10,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use futures::StreamExt;
+use canopy_client::{LeanPod, into_pods};
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -272,10 +273,10 @@ fn record(client: Client, pod: &Pod, kind: &str, reason: &str, message: String) 
         "source": {"component": SCHEDULER_NAME}, "reportingComponent": SCHEDULER_NAME,
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
     });
-    let Ok(event) = serde_json::from_value::<Event>(event) else { return };
-    let events: Api<Event> = Api::namespaced(client, &ns);
     tokio::spawn(async move {
-        let _ = events.create(&PostParams::default(), &event).await;
+        if let Err(e) = canopy_client::unread::create::<Event>(&client, &ns, &event).await {
+            tracing::debug!(error = %e, "recording an event failed");
+        }
     });
 }
 
@@ -323,10 +324,12 @@ pub async fn run_with(client: Client, config: Config) -> anyhow::Result<()> {
     // events each: created, then bound) and bound ones (every status write of every host). A
     // burst that leaves the busy second one behind, even ended by the server and re-listed,
     // does not delay seeing the pods to place; binds this scheduler made are assumed meanwhile.
-    let all = Api::<Pod>::all(client.clone());
-    let mut unassigned =
-        watcher(all.clone(), watcher::Config::default().fields("spec.nodeName=")).default_backoff().boxed();
-    let mut assigned = watcher(all, watcher::Config::default().fields("spec.nodeName!=")).default_backoff().boxed();
+    // Pods are decoded without their managedFields, which the scheduler never reads.
+    let all = Api::<LeanPod>::all(client.clone());
+    let pods = |fields: &str| {
+        watcher(all.clone(), watcher::Config::default().fields(fields)).default_backoff().map_ok(into_pods).boxed()
+    };
+    let (mut unassigned, mut assigned) = (pods("spec.nodeName="), pods("spec.nodeName!="));
     let retry_every = config.retry_every;
     let mut s = Scheduler {
         client,

@@ -72,7 +72,7 @@ fn defaults_on_create(ctx: &Ctx, obj: &mut Value) {
 
 /// The checks every write's final object passes: validation, size, RBAC escalation.
 fn admit_final(ctx: &Ctx, obj: &mut Value, old: Option<&Value>, fv: FieldValidation) -> ApiResult<Vec<String>> {
-    let warnings = admit::validate(&ctx.res, obj, fv)?;
+    let warnings = admit::validate_written(&ctx.res, obj, fv)?;
     check_size(obj)?;
     check_escalation(ctx, obj, old)?;
     Ok(warnings)

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, future};
+use canopy_client::{LeanPod, into_pods};
+use futures::{Stream, StreamExt, TryStreamExt, future};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
@@ -27,7 +28,8 @@ pub fn pods(
     lag: Duration,
 ) -> (Store<Pod>, impl Stream<Item = ObjectRef<ReplicaSet>> + Send + 'static) {
     let (cache, writer) = reflector::store();
-    let events = watcher(Api::<Pod>::all(client), watcher::Config::default()).default_backoff();
+    // Decoded without managedFields (the controller never reads them; the cache holds every pod).
+    let events = watcher(Api::<LeanPod>::all(client), watcher::Config::default()).default_backoff().map_ok(into_pods);
     let events = if lag.is_zero() {
         events.boxed()
     } else {
