@@ -94,19 +94,20 @@ impl Host {
     }
 
     /// A pod bound to this host was added or changed (`Some`), or is gone (`None` with its key).
-    pub fn observe(&self, pod: &Pod) {
-        let k = key(pod);
+    pub fn observe(&self, pod: Pod) {
+        let k = key(&pod);
         let uid = pod.uid().unwrap_or_default();
+        let pod = Arc::new(pod);
         let mut pods = self.pods.lock().expect("host lock poisoned");
         if let Some(entry) = pods.get(&k) {
             if entry.uid == uid && !entry.task.is_finished() {
-                let _ = entry.updates.send(Some(Arc::new(pod.clone())));
+                let _ = entry.updates.send(Some(pod));
                 return;
             }
             // A new pod under an old name: the old one's worker winds down first.
             let _ = entry.updates.send(None);
         }
-        let (tx, rx) = watch::channel(Some(Arc::new(pod.clone())));
+        let (tx, rx) = watch::channel(Some(pod.clone()));
         let worker = Worker::new(
             self.client.clone(),
             &pod.namespace().unwrap_or_default(),
@@ -190,8 +191,8 @@ pub async fn feed(client: Client, hosts: HashMap<String, Arc<Host>>, field_selec
         let host_of = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.as_deref()).and_then(|n| hosts.get(n));
         match event {
             Ok(watcher::Event::Apply(p)) => {
-                if let Some(h) = host_of(&p) {
-                    h.observe(&p);
+                if let Some(h) = host_of(&p).cloned() {
+                    h.observe(p);
                 }
             }
             Ok(watcher::Event::Delete(p)) => {
@@ -202,8 +203,8 @@ pub async fn feed(client: Client, hosts: HashMap<String, Arc<Host>>, field_selec
             Ok(watcher::Event::Init) => relisted.clear(),
             Ok(watcher::Event::InitApply(p)) => {
                 relisted.insert(key(&p));
-                if let Some(h) = host_of(&p) {
-                    h.observe(&p);
+                if let Some(h) = host_of(&p).cloned() {
+                    h.observe(p);
                 }
             }
             Ok(watcher::Event::InitDone) => {

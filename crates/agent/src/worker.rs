@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use kube::api::{Api, DeleteParams, Patch, Preconditions};
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use crate::events::{Kind, Recorder};
@@ -503,11 +503,12 @@ impl Worker {
         });
         // Transition times are recomputed until the watch shows the last write; they alone
         // are no reason to write again.
-        if self.last_status.as_ref().map(without_times) == Some(without_times(&status)) {
+        if self.last_status.as_ref().is_some_and(|last| same_but_times(last, &status)) {
             self.last_inputs = Some(inputs);
             return Ok(());
         }
-        let patch = json!({"status": status});
+        // Borrowed into the patch body (`json!` would copy the status first).
+        let patch = StatusPatch { status: &status };
         canopy_client::unread::patch_status::<Pod, _>(
             &self.client,
             &self.namespace,
@@ -561,6 +562,11 @@ impl Worker {
     }
 }
 
+#[derive(serde::Serialize, Debug)]
+struct StatusPatch<'a> {
+    status: &'a Value,
+}
+
 /// The inputs of a pod's status, owned and comparable (see `Worker::last_inputs`). The pod
 /// stands in by its resourceVersion: any change to it, by anyone, is a new version.
 #[derive(PartialEq)]
@@ -611,16 +617,32 @@ fn next_backoff(previous: Option<Duration>) -> Duration {
     previous.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX))
 }
 
-fn without_times(status: &Value) -> Value {
-    let mut s = status.clone();
-    if let Some(cs) = s["conditions"].as_array_mut() {
-        for c in cs {
-            if let Some(o) = c.as_object_mut() {
-                o.remove("lastTransitionTime");
-            }
+/// Whether two statuses differ in more than their conditions' transition times (compared in
+/// place: a host compares thousands of pod statuses).
+fn same_but_times(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let conditions_match = |x: &Value, y: &Value| match (x.as_array(), y.as_array()) {
+        (Some(xs), Some(ys)) => {
+            xs.len() == ys.len()
+                && xs.iter().zip(ys).all(|(c, d)| match (c.as_object(), d.as_object()) {
+                    (Some(c), Some(d)) => {
+                        let keys = |m: &serde_json::Map<String, Value>| {
+                            m.keys().filter(|k| *k != "lastTransitionTime").count()
+                        };
+                        keys(c) == keys(d)
+                            && c.iter().filter(|(k, _)| *k != "lastTransitionTime").all(|(k, v)| d.get(k) == Some(v))
+                    }
+                    _ => c == d,
+                })
         }
-    }
-    s
+        _ => x == y,
+    };
+    a.len() == b.len()
+        && a.iter().all(|(k, v)| match b.get(k) {
+            Some(w) if k == "conditions" => conditions_match(v, w),
+            Some(w) => v == w,
+            None => false,
+        })
 }
 
 /// A timestamp as the API writes them.
@@ -633,5 +655,32 @@ fn report_runtime_events(runtime: &dyn Runtime, events: &Recorder, pod: &Pod) {
     let Some(uid) = pod.metadata.uid.as_deref() else { return };
     for e in runtime.drain_events(uid) {
         events.pod(pod, Kind::of(e.warning), &e.reason, e.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_differing_only_in_transition_times_are_the_same() {
+        let status = |ready: &str, t: &str| {
+            json!({"phase": "Running", "conditions": [
+                {"type": "Ready", "status": ready, "lastTransitionTime": t},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": t}]})
+        };
+        assert!(same_but_times(&status("True", "t1"), &status("True", "t2")));
+        assert!(!same_but_times(&status("True", "t1"), &status("False", "t1")));
+        let mut more = status("True", "t1");
+        more["podIP"] = json!("10.0.0.1");
+        assert!(!same_but_times(&status("True", "t1"), &more));
+        assert!(!same_but_times(&more, &status("True", "t1")));
+        let mut fewer = status("True", "t1");
+        fewer["conditions"].as_array_mut().expect("conditions").pop();
+        assert!(!same_but_times(&status("True", "t1"), &fewer));
+        let mut untimed = status("True", "t1");
+        untimed["conditions"][0].as_object_mut().expect("condition").remove("lastTransitionTime");
+        assert!(same_but_times(&untimed, &status("True", "t2")));
     }
 }

@@ -78,18 +78,18 @@ fn entry_json(
     time: Option<Value>,
     fields: Value,
 ) -> Value {
-    let mut v = json!({
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": res.api_version(),
-        "time": time.unwrap_or_else(|| json!(meta::now_rfc3339())),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    });
+    // Built field by field: `json!` would serialize `fields` into a copy of itself.
+    let mut v = serde_json::Map::new();
+    v.insert("manager".into(), Value::String(manager));
+    v.insert("operation".into(), Value::String(operation));
+    v.insert("apiVersion".into(), Value::String(res.api_version()));
+    v.insert("time".into(), time.unwrap_or_else(|| json!(meta::now_rfc3339())));
+    v.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+    v.insert("fieldsV1".into(), fields);
     if let Some(s) = subresource {
-        v["subresource"] = json!(s);
+        v.insert("subresource".into(), Value::String(s));
     }
-    v
+    Value::Object(v)
 }
 
 fn set_entries(obj: &mut Value, rendered: Vec<Value>) {

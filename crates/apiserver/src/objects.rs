@@ -9,6 +9,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use canopy_store::{KeyValue, ListOptions, Precondition, Revision, Store, StoreError};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, Target};
@@ -104,17 +105,15 @@ impl Objects {
     }
 
     fn encode(res: &Resource, obj: &Value) -> Bytes {
-        let mut obj = obj.clone();
-        meta::meta_mut(&mut obj).remove("resourceVersion");
-        if res.version != res.storage_version {
-            let api_version = if res.group.is_empty() {
+        let api_version = (res.version != res.storage_version).then(|| {
+            if res.group.is_empty() {
                 res.storage_version.clone()
             } else {
                 format!("{}/{}", res.group, res.storage_version)
-            };
-            obj["apiVersion"] = json!(api_version);
-        }
-        Bytes::from(serde_json::to_vec(&obj).expect("a serde_json::Value always serialises"))
+            }
+        });
+        let stored = Stored { obj, api_version: api_version.as_deref() };
+        Bytes::from(serde_json::to_vec(&stored).expect("a serde_json::Value always serialises"))
     }
 
     pub async fn get(&self, res: &Resource, ns: Option<&str>, name: &str) -> ApiResult<Value> {
@@ -457,6 +456,46 @@ fn carry_system_metadata(current: &Value, next: &mut Value) {
     }
 }
 
+/// An object as stored: without `metadata.resourceVersion` (the store's revision is the
+/// version) and at the storage version. Written straight from the object, not a copy of it.
+struct Stored<'a> {
+    obj: &'a Value,
+    api_version: Option<&'a str>,
+}
+
+impl Serialize for Stored<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(fields) = self.obj.as_object() else { return self.obj.serialize(s) };
+        let mut out = s.serialize_map(None)?;
+        for (k, v) in fields {
+            match (k.as_str(), self.api_version, v.as_object()) {
+                ("apiVersion", Some(version), _) => out.serialize_entry(k, version)?,
+                ("metadata", _, Some(meta)) => {
+                    out.serialize_entry(k, &Unversioned(meta))?;
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        if self.api_version.is_some() && !fields.contains_key("apiVersion") {
+            out.serialize_entry("apiVersion", &self.api_version)?;
+        }
+        out.end()
+    }
+}
+
+/// Metadata less `resourceVersion`.
+struct Unversioned<'a>(&'a serde_json::Map<String, Value>);
+
+impl Serialize for Unversioned<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        for (k, v) in self.0.iter().filter(|(k, _)| *k != "resourceVersion") {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}
+
 /// `metadata.generation` counts changes to anything but metadata and status (compared in
 /// place: the objects are whole pods and more, written thousands of times a second).
 fn bumps_generation(current: &Value, next: &Value) -> bool {
@@ -508,6 +547,23 @@ mod tests {
         assert!(bumps_generation(&old, &with(&|v| drop(v.as_object_mut().map(|o| o.remove("spec"))))));
         let reordered = json!({"status": {"p": 1}, "spec": {"s": 2, "r": 1}, "metadata": {"name": "a"}});
         assert!(!bumps_generation(&old, &reordered));
+    }
+
+    #[test]
+    fn stored_bytes_leave_out_the_resource_version_and_carry_the_storage_version() {
+        let obj = json!({"apiVersion": "g/v2", "kind": "K", "metadata": {"name": "a", "resourceVersion": "9",
+            "labels": {"x": "1"}}, "spec": {"resourceVersion": "kept"}});
+        let stored = |api_version| -> Value {
+            serde_json::from_slice(&serde_json::to_vec(&Stored { obj: &obj, api_version }).expect("serialises"))
+                .expect("JSON")
+        };
+        let mut want = obj.clone();
+        meta::meta_mut(&mut want).remove("resourceVersion");
+        assert_eq!(stored(None), want);
+        want["apiVersion"] = json!("g/v1");
+        assert_eq!(stored(Some("g/v1")), want);
+        let keys: Vec<String> = stored(None).as_object().expect("object").keys().cloned().collect();
+        assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "members keep their order");
     }
 
     #[test]

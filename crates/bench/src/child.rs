@@ -102,6 +102,10 @@ impl ServerProcess {
         Ok(Self { _stdin: stdin, guard, url: field("url")?, kubeconfig: PathBuf::from(field("kubeconfig")?) })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.guard.pid()
+    }
+
     /// The server's resident memory now, in bytes.
     pub fn rss_bytes(&mut self) -> anyhow::Result<u64> {
         self.guard.check_running()?;
@@ -124,13 +128,31 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// CPU time a process has used so far (user + system, all its threads), in seconds.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the command (which may hold spaces) start at the state, field 3; utime and
+    // stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).with_context(|| format!("parsing {path}"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i).with_context(|| format!("short {path}"))?.parse::<u64>()? as f64)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 /// Simulated hosts in a child process: killing it is the loss of all of them.
 pub struct SimProcess {
     _stdin: Option<ChildStdin>,
-    _guard: ChildGuard,
+    guard: ChildGuard,
 }
 
 impl SimProcess {
+    pub fn pid(&self) -> u32 {
+        self.guard.pid()
+    }
+
     /// Starts `canopy-bench sim-hosts` and waits until every host is registered.
     pub async fn spawn(kubeconfig: &Path, hosts: usize, zones: usize, prefix: &str) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the bench binary")?;
@@ -157,7 +179,7 @@ impl SimProcess {
         if line.trim() != "ready" {
             bail!("the simulated hosts failed to start (see their stderr above)");
         }
-        Ok(Self { _stdin: stdin, _guard: guard })
+        Ok(Self { _stdin: stdin, guard })
     }
 }
 

@@ -224,14 +224,38 @@ async fn create_batch(
     })
 }
 
+/// The processes of the run by role, to count the CPU time each role spends per pod.
+struct Roles(Vec<(&'static str, u32)>);
+
+impl Roles {
+    const NAMES: [&'static str; 3] = ["server", "hosts", "bench clients"];
+
+    /// CPU seconds used so far by each role of [`Roles::NAMES`].
+    fn cpu(&self) -> anyhow::Result<[f64; 3]> {
+        let mut out = [0.0; 3];
+        for (role, pid) in &self.0 {
+            let i = Self::NAMES.iter().position(|n| n == role).context("an unknown role")?;
+            out[i] += crate::child::cpu_seconds(*pid)?;
+        }
+        Ok(out)
+    }
+}
+
 /// P1: throughput with every pod created at once, then startup latency at a steady rate.
-async fn scheduling_run(clients: &Clients, opts: &PlacementOptions, report: &mut Report) -> anyhow::Result<()> {
+async fn scheduling_run(
+    clients: &Clients,
+    opts: &PlacementOptions,
+    roles: &Roles,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let timeline = Arc::new(Timeline::new(opts.pods + opts.paced_pods));
     let follower = follow(clients, timeline.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     progress(format!("P1 creating {} pods from 64 clients", thousands(opts.pods as f64)));
+    let cpu_before = roles.cpu()?;
     let burst = create_batch(clients, &timeline, 0..opts.pods, None).await?;
+    let cpu_after = roles.cpu()?;
     report.add(
         "P1",
         format!("pods created at once ({} hosts, {} zones, 64 clients)", opts.hosts, opts.zones),
@@ -248,6 +272,19 @@ async fn scheduling_run(clients: &Clients, opts: &PlacementOptions, report: &mut
         "scheduling throughput (bound pods / first create to last bind)",
         format!("{}/s ({} bound)", thousands(burst.bind_rate), thousands(burst.bound as f64)),
         verdict(">= 1,000/s", burst.bind_rate >= 1000.0 && burst.bound == opts.pods),
+    );
+    let per_pod = |i: usize| (cpu_after[i] - cpu_before[i]) * 1000.0 / opts.pods as f64;
+    report.add(
+        "P1",
+        format!("CPU per pod from create to Running ({}, all on this machine)", Roles::NAMES.join(" + ")),
+        format!(
+            "{:.2} ms ({:.2} + {:.2} + {:.2})",
+            (0..3).map(per_pod).sum::<f64>(),
+            per_pod(0),
+            per_pod(1),
+            per_pod(2)
+        ),
+        "",
     );
     report.add(
         "P1",
@@ -442,7 +479,13 @@ pub async fn run(opts: PlacementOptions) -> anyhow::Result<()> {
     wait_for_nodes(&clients, opts.hosts).await?;
     progress(format!("{} hosts Ready after {:.1}s", opts.hosts, started.elapsed().as_secs_f64()));
     let mut report = Report::default();
-    scheduling_run(&clients, &opts, &mut report).await?;
+    let roles = Roles(vec![
+        ("server", server.pid()),
+        ("hosts", kept.pid()),
+        ("hosts", lost.pid()),
+        ("bench clients", std::process::id()),
+    ]);
+    scheduling_run(&clients, &opts, &roles, &mut report).await?;
     balance(&clients, &mut report).await?;
     if let Err(e) = recovery(&clients, &opts, lost, "b-", &mut report).await {
         report.add("P3", "host loss -> replicas Running elsewhere", format!("failed: {e:#}"), "< 15 s after grace");

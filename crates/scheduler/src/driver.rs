@@ -34,7 +34,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { parallel_binds: 64, retry_every: Duration::from_secs(5) }
+        Self { parallel_binds: 256, retry_every: Duration::from_secs(5) }
     }
 }
 
