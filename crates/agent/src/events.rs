@@ -44,7 +44,7 @@ impl Recorder {
     }
 
     fn record(&self, ns: &str, name: &str, involved: serde_json::Value, kind: Kind, reason: &str, message: String) {
-        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let now = canopy_client::time::now();
         let event = json!({
             "metadata": {"generateName": format!("{name}."), "namespace": ns},
             "involvedObject": involved,

@@ -44,7 +44,7 @@ fn now() -> MicroTime {
 }
 
 fn ready_condition() -> serde_json::Value {
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let now = canopy_client::time::now();
     json!({
         "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "canopy agent is posting ready status",
         "lastHeartbeatTime": now, "lastTransitionTime": now,

@@ -124,8 +124,8 @@ fn condition(type_: &str, ok: bool, previous: &Pod, reason: Option<&str>) -> Val
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == type_ && c.status == status))
         .and_then(|c| c.last_transition_time.as_ref())
-        .map(|t| t.0.to_string())
-        .unwrap_or_else(|| k8s_openapi::jiff::Timestamp::now().to_string());
+        .map(|t| canopy_client::time::format(t.0))
+        .unwrap_or_else(canopy_client::time::now);
     let mut c = json!({"type": type_, "status": status, "lastTransitionTime": since});
     if let Some(r) = reason.filter(|_| !ok) {
         c["reason"] = json!(r);

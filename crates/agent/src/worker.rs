@@ -206,7 +206,7 @@ impl Worker {
             return Ok(());
         }
         if self.start_time.is_none() {
-            self.start_time = Some(k8s_openapi::jiff::Timestamp::now().to_string());
+            self.start_time = Some(canopy_client::time::now());
         }
         if self.sandbox.is_none() {
             match self.runtime.create_sandbox(pod).await {
@@ -647,7 +647,7 @@ fn same_but_times(a: &Value, b: &Value) -> bool {
 
 /// A timestamp as the API writes them.
 pub fn rfc3339(t: SystemTime) -> String {
-    k8s_openapi::jiff::Timestamp::try_from(t).map(|t| t.to_string()).unwrap_or_default()
+    canopy_client::time::of_system(t)
 }
 
 /// Reports what the runtime did for the pod on its own (a VM boot, say) as its Events.

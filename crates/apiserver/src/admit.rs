@@ -93,18 +93,19 @@ fn validate_checking(res: &Resource, obj: &mut Value, fv: FieldValidation, manag
         Validation::Builtin { normalize, .. } => {
             crate::defaults::apply(&res.group, &res.plural, obj);
             let kept = if managed { None } else { obj.get_mut("metadata").and_then(take_managed_fields) };
-            let mut normalized =
-                normalize(obj).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
+            let normalized = normalize(obj).map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", res.kind)))?;
             let mut unknown = Vec::new();
-            unknown_fields(obj, &normalized, &mut Vec::new(), &mut unknown);
+            if let Some(normalized) = normalized {
+                unknown_fields(obj, &normalized, &mut Vec::new(), &mut unknown);
+                *obj = normalized;
+            }
             if let Some(entries) = kept
-                && let Some(m) = normalized.get_mut("metadata").and_then(Value::as_object_mut)
+                && let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut)
             {
                 // Where the typed round trip puts it: ObjectMeta's fields are in name order.
                 let at = m.keys().filter(|k| k.as_str() < "managedFields").count();
                 m.shift_insert(at, "managedFields".into(), entries);
             }
-            *obj = normalized;
             unknown
         }
         Validation::Custom { schema: Some(schema) } => {

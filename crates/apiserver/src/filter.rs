@@ -16,6 +16,8 @@ pub struct Filter {
     fields: Option<FieldSelector>,
     /// What of a stored object the selectors read.
     reads: Projection,
+    /// `reads` written out: equal for filters that read the same fields.
+    reads_key: std::sync::Arc<str>,
 }
 
 impl Filter {
@@ -42,13 +44,26 @@ impl Filter {
         for f in fields.iter().flat_map(FieldSelector::fields) {
             reads.add(field_path(f));
         }
-        Ok(Self { labels, fields, reads })
+        let reads_key = format!("{reads:?}").into();
+        Ok(Self { labels, fields, reads, reads_key })
     }
 
     /// Whether the stored JSON object `bytes` matches, decoding only what the selectors read.
     /// A document that does not parse matches, so that decoding it in full reports the error.
     pub fn matches_stored(&self, bytes: &[u8]) -> bool {
-        self.is_empty() || self.reads.decode(bytes).map_or(true, |partial| self.matches(&partial))
+        self.is_empty() || self.matches_partial(self.reads.decode(bytes).ok().as_ref())
+    }
+
+    /// [`Filter::matches_stored`] given the stored object as decoded by [`Filter::reads`]
+    /// (`None` when it did not parse), for callers that share one decoding among filters.
+    pub fn matches_partial(&self, partial: Option<&Value>) -> bool {
+        self.is_empty() || partial.is_none_or(|p| self.matches(p))
+    }
+
+    /// What of a stored object the selectors read, and that written out as a key (filters
+    /// reading the same fields have equal keys).
+    pub fn reads(&self) -> (&Projection, &std::sync::Arc<str>) {
+        (&self.reads, &self.reads_key)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -55,9 +55,20 @@ pub use serve::{RunningServer, ServerConfig, start};
 use crate::objects::Objects;
 use crate::registry::Registry;
 
-/// Shared state of every request.
+/// Shared state of every request: one pointer, cloned into every request and middleware
+/// (cloning the members themselves was a dozen atomic counts up and down per request).
 #[derive(Clone)]
-pub struct Api {
+pub struct Api(Arc<ApiState>);
+
+impl std::ops::Deref for Api {
+    type Target = ApiState;
+
+    fn deref(&self) -> &ApiState {
+        &self.0
+    }
+}
+
+pub struct ApiState {
     objects: Objects,
     registry: Registry,
     authn: Arc<auth::Authenticator>,

@@ -100,6 +100,27 @@ pub fn respond(code: StatusCode, out: Output, body: &Value, warnings: &[String])
         Output::Yaml => (serde_saphyr::to_string(body).unwrap_or_default().into_bytes(), "application/yaml"),
         _ => (serde_json::to_vec(body).expect("a serde_json::Value always serialises"), "application/json"),
     };
+    finish(code, bytes.into(), ctype, warnings)
+}
+
+/// [`respond`] for the object a write left: JSON is spliced from the bytes the write stored,
+/// as watch events are, rather than encoded again from the object.
+pub fn respond_written(
+    code: StatusCode,
+    out: Output,
+    api_version: &str,
+    written: &crate::objects::Written,
+    warnings: &[String],
+) -> Response {
+    if let (Output::Json, Some(kv)) = (&out, &written.stored)
+        && let Ok(bytes) = crate::wire::encode(api_version, kv)
+    {
+        return finish(code, bytes, "application/json", warnings);
+    }
+    respond(code, out, &written.obj, warnings)
+}
+
+fn finish(code: StatusCode, bytes: bytes::Bytes, ctype: &'static str, warnings: &[String]) -> Response {
     let mut resp = (code, bytes).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     for w in warnings {

@@ -28,6 +28,13 @@ pub struct Objects {
     pub registry: Registry,
 }
 
+/// An object a write left, and what the store now holds for it when the write stored it
+/// (not for a dry run, a no-op or a deletion): answers are spliced from those bytes.
+pub struct Written {
+    pub obj: Value,
+    pub stored: Option<KeyValue>,
+}
+
 /// What a delete did.
 pub enum Deleted {
     /// The object is gone; here is its last state.
@@ -237,7 +244,18 @@ impl Objects {
     }
 
     /// Creates `obj` (already validated); fills system metadata.
-    pub async fn create(&self, res: &Resource, ns: Option<&str>, mut obj: Value, dry_run: bool) -> ApiResult<Value> {
+    pub async fn create(&self, res: &Resource, ns: Option<&str>, obj: Value, dry_run: bool) -> ApiResult<Value> {
+        Ok(self.create_written(res, ns, obj, dry_run).await?.obj)
+    }
+
+    /// [`Objects::create`], with the stored bytes.
+    pub async fn create_written(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> ApiResult<Written> {
         let name = meta::name(&obj).to_string();
         let meta = meta::meta_mut(&mut obj);
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -252,7 +270,7 @@ impl Objects {
             meta.remove("namespace");
         }
         if dry_run {
-            return Ok(obj);
+            return Ok(Written { obj, stored: None });
         }
         let kv = self
             .store
@@ -260,7 +278,7 @@ impl Objects {
             .await
             .map_err(|e| ApiError::from_store(e, target(res, &name)))?;
         meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-        Ok(obj)
+        Ok(Written { obj, stored: Some(kv) })
     }
 
     /// Read-modify-write with optimistic concurrency. `change` gets the current object and returns
@@ -273,8 +291,23 @@ impl Objects {
         ns: Option<&str>,
         name: &str,
         dry_run: bool,
-        mut change: F,
+        change: F,
     ) -> ApiResult<Value>
+    where
+        F: FnMut(Value) -> ApiResult<Value> + Send,
+    {
+        Ok(self.update_written(res, ns, name, dry_run, change).await?.obj)
+    }
+
+    /// [`Objects::update`], with the stored bytes.
+    pub async fn update_written<F>(
+        &self,
+        res: &Resource,
+        ns: Option<&str>,
+        name: &str,
+        dry_run: bool,
+        mut change: F,
+    ) -> ApiResult<Written>
     where
         F: FnMut(Value) -> ApiResult<Value> + Send,
     {
@@ -293,17 +326,18 @@ impl Objects {
             }
             carry_system_metadata(&current, &mut next);
             if next == current {
-                return Ok(current);
+                return Ok(Written { obj: current, stored: None });
             }
             if bumps_generation(&current, &next) {
                 let g = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
                 meta::meta_mut(&mut next).insert("generation".into(), json!(g + 1));
             }
             if dry_run {
-                return Ok(next);
+                return Ok(Written { obj: next, stored: None });
             }
             let cas = Precondition::ModRevision(kv.mod_revision);
-            let result = if meta::is_deleting(&next) && !blocks_deletion(res, &next) {
+            let deletes = meta::is_deleting(&next) && !blocks_deletion(res, &next);
+            let result = if deletes {
                 self.store.delete(&kv.key, cas).await
             } else {
                 self.store.put(&kv.key, Self::encode(res, &next), cas).await
@@ -311,7 +345,7 @@ impl Objects {
             match result {
                 Ok(written) => {
                     meta::meta_mut(&mut next).insert("resourceVersion".into(), json!(written.mod_revision.to_string()));
-                    return Ok(next);
+                    return Ok(Written { obj: next, stored: (!deletes).then_some(written) });
                 }
                 Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
                 Err(e) => return Err(ApiError::from_store(e, target(res, name))),

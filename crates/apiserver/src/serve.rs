@@ -131,7 +131,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     directory.refresh(&objects).await.map_err(|e| anyhow::anyhow!("loading the directory: {e}"))?;
     controllers::spawn(objects.clone(), rbac.clone(), quota_locks.clone(), directory.clone());
 
-    let api = Api {
+    let api = Api(Arc::new(crate::ApiState {
         objects,
         registry,
         authn: Arc::new(crate::auth::Authenticator::new(&pki.admin_token)),
@@ -143,7 +143,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         encoded: Arc::default(),
         quota_locks: quota_locks.clone(),
         agents: Arc::new(crate::agents::Agents::new(&pki.agent_client_cert_pem, &pki.agent_client_key_pem)?),
-    };
+    }));
     let app = crate::router(api);
     let acceptor = tls_acceptor(&pki)?;
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "serving");

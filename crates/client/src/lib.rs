@@ -8,6 +8,7 @@
 //! `watcher`, reflector stores). [`unread`] sends writes without decoding their answers.
 
 mod pod;
+pub mod time;
 pub mod unread;
 
 pub use pod::{LeanPod, into_pods};

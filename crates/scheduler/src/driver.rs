@@ -249,7 +249,7 @@ impl Scheduler {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let status = json!({"status": {"conditions": [{
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+            "lastTransitionTime": canopy_client::time::now(),
         }]}});
         let events = self.client.clone();
         let (pod, message) = (pod.clone(), message.to_string());
@@ -265,7 +265,7 @@ impl Scheduler {
 /// Records an Event about a pod from the scheduler, in the background.
 fn record(client: Client, pod: &Pod, kind: &str, reason: &str, message: String) {
     let ns = pod.namespace().unwrap_or_default();
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let now = canopy_client::time::now();
     let event = json!({
         "metadata": {"generateName": format!("{}.", pod.name_any()), "namespace": ns},
         "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": pod.name_any(), "uid": pod.uid()},

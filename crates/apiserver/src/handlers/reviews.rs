@@ -22,7 +22,11 @@ pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
         m.remove("name");
     }
     let typed_ok = match &ctx.res.validation {
-        crate::registry::Validation::Builtin { normalize, .. } => normalize(&obj).map(|v| obj = v),
+        crate::registry::Validation::Builtin { normalize, .. } => normalize(&obj).map(|v| {
+            if let Some(v) = v {
+                obj = v;
+            }
+        }),
         crate::registry::Validation::Custom { .. } => Ok(()),
     };
     typed_ok.map_err(|e| ApiError::BadRequest(format!("{} in body: {e}", ctx.res.kind)))?;

@@ -179,6 +179,9 @@ fn frame(out: &mut Vec<u8>, kind: &str, object: &[u8]) {
 pub struct EncodedEvents {
     encoded: Memo<String, Bytes>,
     verdicts: Memo<Arc<str>, bool>,
+    /// Stored objects decoded for selectors, by what the selectors read: the scheduler's
+    /// `spec.nodeName=` and `spec.nodeName!=` watches share one decoding of each pod.
+    partials: Memo<Arc<str>, Option<Arc<Value>>>,
 }
 
 /// Entries kept before a memo starts over (events are only read right after they happen).
@@ -217,8 +220,17 @@ impl EncodedEvents {
 
     /// Whether `filter` (written as `selectors`) selects the stored value `kv`.
     fn selects(&self, filter: &Filter, selectors: &Arc<str>, kv: &canopy_store::KeyValue) -> bool {
+        if filter.is_empty() {
+            return true;
+        }
         self.verdicts
-            .get_or((kv.mod_revision, selectors.clone()), || Some(filter.matches_stored(&kv.value)))
+            .get_or((kv.mod_revision, selectors.clone()), || {
+                let (reads, key) = filter.reads();
+                let partial = self
+                    .partials
+                    .get_or((kv.mod_revision, key.clone()), || Some(reads.decode(&kv.value).ok().map(Arc::new)));
+                Some(filter.matches_partial(partial.flatten().as_deref()))
+            })
             .unwrap_or(true)
     }
 }

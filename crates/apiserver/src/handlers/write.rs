@@ -10,7 +10,7 @@ use crate::admit::{self, FieldValidation};
 use crate::error::{ApiError, ApiResult};
 use crate::filter::Filter;
 use crate::negotiate::{self, MAX_OBJECT, Output};
-use crate::objects::{DeleteOptions, Deleted, ListParams, Propagation};
+use crate::objects::{DeleteOptions, Deleted, ListParams, Propagation, Written};
 use crate::{apply, meta, patch};
 
 fn output(ctx: &Ctx) -> Output {
@@ -18,6 +18,10 @@ fn output(ctx: &Ctx) -> Output {
         Ok(Output::Yaml) => Output::Yaml,
         _ => Output::Json,
     }
+}
+
+fn respond(ctx: &Ctx, code: StatusCode, written: &Written, warnings: &[String]) -> Response {
+    negotiate::respond_written(code, output(ctx), &ctx.res.api_version(), written, warnings)
 }
 
 fn check_size(obj: &Value) -> ApiResult<()> {
@@ -105,7 +109,7 @@ pub async fn create_object(
     mut obj: Value,
     fv: FieldValidation,
     applied: bool,
-) -> ApiResult<(Value, Vec<String>)> {
+) -> ApiResult<(Written, Vec<String>)> {
     admit::check_type(&ctx.res, &mut obj)?;
     admit::check_namespace(&ctx.res, ctx.ns(), &mut obj)?;
     if meta::name(&obj).is_empty()
@@ -132,7 +136,7 @@ pub async fn create_object(
         Some(ns) => crate::quota::charge(&ctx.api.objects, &ctx.api.quota_locks, &ctx.res, ns, &obj, None).await?,
         None => None,
     };
-    let created = match ctx.api.objects.create(&ctx.res, ctx.ns(), obj, dry_run).await {
+    let created = match ctx.api.objects.create_written(&ctx.res, ctx.ns(), obj, dry_run).await {
         Ok(c) => c,
         Err(e) => {
             if let (Some(c), Some(ns)) = (charge, ns) {
@@ -152,9 +156,9 @@ pub async fn create_self_service_namespace(ctx: Ctx, template: Value, body: Byte
     let obj = negotiate::decode_body(&ctx.headers, &body)?;
     let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
     let (created, warnings) = create_object(&ctx, obj, fv, false).await?;
-    let name = meta::name(&created).to_string();
+    let name = meta::name(&created.obj).to_string();
     if ctx.dry_run()? {
-        return Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings));
+        return Ok(respond(&ctx, StatusCode::CREATED, &created, &warnings));
     }
     if let Err(e) = crate::selfservice::configure(&ctx.api.objects, &template, &name, &ctx.user).await {
         // Without its configuration the namespace would be an orphan nobody may use.
@@ -162,14 +166,14 @@ pub async fn create_self_service_namespace(ctx: Ctx, template: Value, body: Byte
         return Err(e);
     }
     tracing::info!(namespace = %name, user = %ctx.user.name, "self-service namespace created");
-    Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings))
+    Ok(respond(&ctx, StatusCode::CREATED, &created, &warnings))
 }
 
 pub async fn create(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let obj = negotiate::decode_body(&ctx.headers, &body)?;
     let fv = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
     let (created, warnings) = create_object(&ctx, obj, fv, false).await?;
-    Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings))
+    Ok(respond(&ctx, StatusCode::CREATED, &created, &warnings))
 }
 
 /// Merges a desired object into the current one according to the subresource written.
@@ -214,7 +218,7 @@ fn merge_for_subresource(ctx: &Ctx, current: &Value, mut desired: Value) -> Valu
 /// Runs an update whose result `change` derives from the current object. Where a quota of the
 /// namespace counts this resource, what the update grows is charged first, against the very
 /// version `change` saw: if the object moved meanwhile, the charge is given back and redone.
-async fn update_charged<F>(ctx: &Ctx, mut change: F) -> ApiResult<Value>
+async fn update_charged<F>(ctx: &Ctx, mut change: F) -> ApiResult<Written>
 where
     F: FnMut(Value) -> ApiResult<Value> + Send,
 {
@@ -222,7 +226,7 @@ where
     let objects = &ctx.api.objects;
     let ns = match ctx.ns().filter(|_| ctx.res.namespaced && !dry_run) {
         Some(ns) if crate::quota::tracks(objects, &ctx.res, ns).await? => ns,
-        _ => return objects.update(&ctx.res, ctx.ns(), ctx.name(), dry_run, change).await,
+        _ => return objects.update_written(&ctx.res, ctx.ns(), ctx.name(), dry_run, change).await,
     };
     const ATTEMPTS: usize = 16;
     for _ in 0..ATTEMPTS {
@@ -232,7 +236,7 @@ where
         let charge = crate::quota::charge(objects, &ctx.api.quota_locks, &ctx.res, ns, &next, Some(&current)).await?;
         let mut moved = false;
         let result = objects
-            .update(&ctx.res, ctx.ns(), ctx.name(), false, |cur| {
+            .update_written(&ctx.res, ctx.ns(), ctx.name(), false, |cur| {
                 if meta::meta_str(&cur, "resourceVersion").map(str::to_string) != seen {
                     moved = true;
                     return Err(ApiError::Internal("the object changed while its quota was charged".into()));
@@ -277,7 +281,7 @@ pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     })
     .await?;
     refresh_policy(&ctx).await?;
-    Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
+    Ok(respond(&ctx, StatusCode::OK, &updated, &warnings))
 }
 
 pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
@@ -310,7 +314,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
                 }
                 let obj = apply::apply(&ctx.res, None, &obj, &manager, force)?;
                 let (created, warnings) = create_object(&ctx, obj, fv, true).await?;
-                return Ok(negotiate::respond(StatusCode::CREATED, output(&ctx), &created, &warnings));
+                return Ok(respond(&ctx, StatusCode::CREATED, &created, &warnings));
             }
             Err(e) => return Err(e),
             Ok(_) => {}
@@ -344,7 +348,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     })
     .await?;
     refresh_policy(&ctx).await?;
-    Ok(negotiate::respond(StatusCode::OK, output(&ctx), &updated, &warnings))
+    Ok(respond(&ctx, StatusCode::OK, &updated, &warnings))
 }
 
 fn delete_options(ctx: &Ctx, body: &Bytes) -> ApiResult<DeleteOptions> {

@@ -9,9 +9,14 @@ use super::{Resource, ScalePaths, Validation};
 
 /// The object as its k8s-openapi type sees it. Read from a borrowed value, so the caller keeps
 /// the input to compare (unknown fields) without copying it first.
-fn normalize<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
+/// The object as its type encodes it, `None` when that is the object itself (most writes: a
+/// status merged into a stored pod, a create from a typed client), found without encoding it.
+fn normalize<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Option<Value>, String> {
     let typed = T::deserialize(v).map_err(|e| e.to_string())?;
-    serde_json::to_value(typed).map_err(|e| e.to_string())
+    if super::same_value::same_value(&typed, v) {
+        return Ok(None);
+    }
+    serde_json::to_value(typed).map(Some).map_err(|e| e.to_string())
 }
 
 fn schema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -6,6 +6,7 @@
 
 mod builtin;
 mod crd;
+mod same_value;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -17,9 +18,10 @@ pub use crd::{resources_from_crd, version_priority};
 #[derive(Clone)]
 pub enum Validation {
     /// A built-in kind: decoded into its k8s-openapi type (so its full upstream shape is enforced)
-    /// and re-encoded, which also drops unknown fields; `schema` names its OpenAPI component.
+    /// and re-encoded, which also drops unknown fields (`normalize` gives `None` for an object
+    /// that re-encodes to itself); `schema` names its OpenAPI component.
     Builtin {
-        normalize: fn(&serde_json::Value) -> Result<serde_json::Value, String>,
+        normalize: fn(&serde_json::Value) -> Result<Option<serde_json::Value>, String>,
         schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
         schema_name: fn() -> std::borrow::Cow<'static, str>,
     },
