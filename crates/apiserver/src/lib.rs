@@ -222,10 +222,35 @@ pub fn router(api: Api) -> Router {
         .route("/wcp/loginbanner", get(|| async { "Canopy" }))
         .merge(vapi::routes())
         .fallback(handlers::dispatch)
-        .layer(axum::middleware::from_fn_with_state(api.clone(), limit_inflight))
-        .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .with_state(api)
+}
+
+/// The router behind what every request passes first: panics caught, the client
+/// authenticated, requests in flight limited. Wrapped around the router rather than layered
+/// into it, where it would be copied into every request's route service.
+pub fn service(
+    api: Api,
+    router: Router,
+    peer: std::net::SocketAddr,
+) -> impl tower::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<
+        impl hyper::body::Body<Data = bytes::Bytes, Error = impl Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ 'static {
+    tower::ServiceBuilder::new()
+        .map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new))
+        .layer(axum::Extension(ClientAddr(peer)))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
+        .layer(axum::middleware::from_fn_with_state(api, limit_inflight))
+        .service(router)
 }
 
 /// Entry points for the fuzz targets in `fuzz/` and the property tests: everything a request

@@ -291,15 +291,16 @@ impl Objects {
         ns: Option<&str>,
         name: &str,
         dry_run: bool,
-        change: F,
+        mut change: F,
     ) -> ApiResult<Value>
     where
         F: FnMut(Value) -> ApiResult<Value> + Send,
     {
-        Ok(self.update_written(res, ns, name, dry_run, change).await?.obj)
+        Ok(self.update_written(res, ns, name, dry_run, |current| change(current.clone())).await?.obj)
     }
 
-    /// [`Objects::update`], with the stored bytes.
+    /// [`Objects::update`] with `change` given the current object to read (requests build the
+    /// desired object anew from it, so it is not copied for them), and with the stored bytes.
     pub async fn update_written<F>(
         &self,
         res: &Resource,
@@ -309,12 +310,12 @@ impl Objects {
         mut change: F,
     ) -> ApiResult<Written>
     where
-        F: FnMut(Value) -> ApiResult<Value> + Send,
+        F: FnMut(&Value) -> ApiResult<Value> + Send,
     {
         loop {
             let kv = self.get_kv(res, ns, name).await?;
             let current = self.decode(res, &kv)?;
-            let mut next = change(current.clone())?;
+            let mut next = change(&current)?;
             let pinned = meta::meta_str(&next, "resourceVersion").map(parse_rv).transpose()?;
             if let Some(rv) = pinned
                 && rv != kv.mod_revision

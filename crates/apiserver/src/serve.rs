@@ -144,7 +144,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         quota_locks: quota_locks.clone(),
         agents: Arc::new(crate::agents::Agents::new(&pki.agent_client_cert_pem, &pki.agent_client_key_pem)?),
     }));
-    let app = crate::router(api);
+    let app = crate::router(api.clone());
     let acceptor = tls_acceptor(&pki)?;
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "serving");
     let task = tokio::spawn(async move {
@@ -158,7 +158,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let service = TowerToHyperService::new(app.clone().layer(axum::Extension(crate::ClientAddr(peer))));
+            let service = TowerToHyperService::new(crate::service(api.clone(), app.clone(), peer));
             tokio::spawn(async move {
                 let tls = match acceptor.accept(tcp).await {
                     Ok(t) => t,

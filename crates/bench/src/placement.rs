@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use canopy_client::{LeanPod, into_pods};
+use canopy_client::{PodOutline, into_pods};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -94,8 +94,8 @@ fn bare_pod(i: usize) -> Pod {
 
 /// Follows pods in the namespace and stamps when each was first seen bound and Running.
 fn follow(clients: &Clients, timeline: Arc<Timeline>) -> tokio::task::JoinHandle<()> {
-    // The instrument decodes pods without managedFields, as the platform's own watchers do.
-    let pods: Api<LeanPod> = Api::namespaced(clients.get(0), NS);
+    // The instrument decodes only what it reads (node and phase), not whole pods.
+    let pods: Api<PodOutline> = Api::namespaced(clients.get(0), NS);
     tokio::spawn(async move {
         let mut stream = watcher(pods, watcher::Config::default()).map_ok(into_pods).boxed();
         while let Some(event) = stream.next().await {

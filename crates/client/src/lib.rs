@@ -5,10 +5,12 @@
 //! through a watch, and decoding those events is a large share of their work: at scale most
 //! of a pod's JSON is its `metadata.managedFields`, which none of them reads. [`LeanPod`] is a
 //! [`Pod`](k8s_openapi::api::core::v1::Pod) decoded without it, usable wherever kube-rs wants a resource type (`Api`,
-//! `watcher`, reflector stores). [`unread`] sends writes without decoding their answers.
+//! `watcher`, reflector stores); [`PodOutline`] leaves out containers and volumes too.
+//! [`unread`] sends writes without decoding their answers; [`time`] writes times as the API
+//! stores them.
 
 mod pod;
 pub mod time;
 pub mod unread;
 
-pub use pod::{LeanPod, into_pods};
+pub use pod::{LeanPod, PodDecoding, PodOutline, into_pods};

@@ -1,4 +1,5 @@
-//! [`LeanPod`]: a pod decoded without `metadata.managedFields`.
+//! [`LeanPod`]: a pod decoded without `metadata.managedFields`; [`PodOutline`]: without its
+//! containers and volumes either.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -91,42 +92,98 @@ impl<'de> Deserialize<'de> for LeanPod {
     }
 }
 
-impl Resource for LeanPod {
-    type DynamicType = ();
-    type Scope = <Pod as Resource>::Scope;
+/// A [`Pod`] decoded for where it runs and how it does: its metadata (less managedFields), its
+/// status, and of its spec only `nodeName`. For watchers that never look at containers or
+/// volumes (the ReplicaSet controller's pod cache, the placement benchmark), which are most of
+/// a pod's JSON. Dereferences to the `Pod`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PodOutline(pub Pod);
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        <Pod as Resource>::kind(dt)
-    }
+#[derive(Deserialize)]
+struct OutlineBody {
+    metadata: Option<LeanMeta>,
+    spec: Option<OutlineSpec>,
+    status: Option<PodStatus>,
+}
 
-    fn group(dt: &()) -> Cow<'_, str> {
-        <Pod as Resource>::group(dt)
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutlineSpec {
+    node_name: Option<String>,
+}
 
-    fn version(dt: &()) -> Cow<'_, str> {
-        <Pod as Resource>::version(dt)
-    }
-
-    fn plural(dt: &()) -> Cow<'_, str> {
-        <Pod as Resource>::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.0.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.0.metadata
+impl<'de> Deserialize<'de> for PodOutline {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let b = OutlineBody::deserialize(d)?;
+        let spec = b.spec.map(|s| PodSpec { node_name: s.node_name, ..PodSpec::default() });
+        Ok(PodOutline(Pod { metadata: b.metadata.map(Into::into).unwrap_or_default(), spec, status: b.status }))
     }
 }
 
-/// A watch event of lean pods as one of [`Pod`]s, for code that keeps `Pod`s.
-pub fn into_pods(event: watcher::Event<LeanPod>) -> watcher::Event<Pod> {
+impl Deref for PodOutline {
+    type Target = Pod;
+
+    fn deref(&self) -> &Pod {
+        &self.0
+    }
+}
+
+/// kube-rs sees both as pods.
+macro_rules! pod_resource {
+    ($t:ty) => {
+        impl Resource for $t {
+            type DynamicType = ();
+            type Scope = <Pod as Resource>::Scope;
+
+            fn kind(dt: &()) -> Cow<'_, str> {
+                <Pod as Resource>::kind(dt)
+            }
+
+            fn group(dt: &()) -> Cow<'_, str> {
+                <Pod as Resource>::group(dt)
+            }
+
+            fn version(dt: &()) -> Cow<'_, str> {
+                <Pod as Resource>::version(dt)
+            }
+
+            fn plural(dt: &()) -> Cow<'_, str> {
+                <Pod as Resource>::plural(dt)
+            }
+
+            fn meta(&self) -> &ObjectMeta {
+                &self.0.metadata
+            }
+
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.0.metadata
+            }
+        }
+    };
+}
+
+pod_resource!(LeanPod);
+pod_resource!(PodOutline);
+
+/// Decodings of pods that kube-rs can watch and that become [`Pod`]s.
+pub trait PodDecoding: Resource + Into<Pod> {}
+
+impl PodDecoding for LeanPod {}
+impl PodDecoding for PodOutline {}
+
+impl From<PodOutline> for Pod {
+    fn from(p: PodOutline) -> Pod {
+        p.0
+    }
+}
+
+/// A watch event of lean pods or outlines as one of [`Pod`]s, for code that keeps `Pod`s.
+pub fn into_pods<P: PodDecoding>(event: watcher::Event<P>) -> watcher::Event<Pod> {
     match event {
-        watcher::Event::Apply(p) => watcher::Event::Apply(p.0),
-        watcher::Event::Delete(p) => watcher::Event::Delete(p.0),
+        watcher::Event::Apply(p) => watcher::Event::Apply(p.into()),
+        watcher::Event::Delete(p) => watcher::Event::Delete(p.into()),
         watcher::Event::Init => watcher::Event::Init,
-        watcher::Event::InitApply(p) => watcher::Event::InitApply(p.0),
+        watcher::Event::InitApply(p) => watcher::Event::InitApply(p.into()),
         watcher::Event::InitDone => watcher::Event::InitDone,
     }
 }
@@ -170,6 +227,18 @@ mod tests {
         assert_eq!(LeanPod::url_path(&(), Some("ns")), Pod::url_path(&(), Some("ns")));
         let lean: LeanPod = serde_json::from_value(full()).expect("a pod");
         assert_eq!(lean.meta().resource_version.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn an_outline_keeps_metadata_status_and_the_node() {
+        let outline: PodOutline = serde_json::from_value(full()).expect("a pod");
+        let lean: LeanPod = serde_json::from_value(full()).expect("a pod");
+        assert_eq!(outline.metadata, lean.metadata);
+        assert_eq!(outline.status, lean.status);
+        let spec = outline.spec.as_ref().expect("a spec");
+        assert_eq!(spec.node_name.as_deref(), Some("h1"));
+        assert!(spec.containers.is_empty(), "containers are not decoded");
+        assert_eq!(PodOutline::url_path(&(), None), Pod::url_path(&(), None));
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn merge_for_subresource(ctx: &Ctx, current: &Value, mut desired: Value) -> Valu
 /// version `change` saw: if the object moved meanwhile, the charge is given back and redone.
 async fn update_charged<F>(ctx: &Ctx, mut change: F) -> ApiResult<Written>
 where
-    F: FnMut(Value) -> ApiResult<Value> + Send,
+    F: FnMut(&Value) -> ApiResult<Value> + Send,
 {
     let dry_run = ctx.dry_run()?;
     let objects = &ctx.api.objects;
@@ -232,12 +232,12 @@ where
     for _ in 0..ATTEMPTS {
         let current = objects.get(&ctx.res, ctx.ns(), ctx.name()).await?;
         let seen = meta::meta_str(&current, "resourceVersion").map(str::to_string);
-        let next = change(current.clone())?;
+        let next = change(&current)?;
         let charge = crate::quota::charge(objects, &ctx.api.quota_locks, &ctx.res, ns, &next, Some(&current)).await?;
         let mut moved = false;
         let result = objects
             .update_written(&ctx.res, ctx.ns(), ctx.name(), false, |cur| {
-                if meta::meta_str(&cur, "resourceVersion").map(str::to_string) != seen {
+                if meta::meta_str(cur, "resourceVersion").map(str::to_string) != seen {
                     moved = true;
                     return Err(ApiError::Internal("the object changed while its quota was charged".into()));
                 }
@@ -274,9 +274,9 @@ pub async fn update(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let manager = ctx.query.get("fieldManager").unwrap_or("unknown").to_string();
     let mut warnings = Vec::new();
     let updated = update_charged(&ctx, |current| {
-        let mut next = merge_for_subresource(&ctx, &current, obj.clone());
-        apply::record_update(&ctx.res, Some(&current), &mut next, &manager, "Update");
-        warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
+        let mut next = merge_for_subresource(&ctx, current, obj.clone());
+        apply::record_update(&ctx.res, Some(current), &mut next, &manager, "Update");
+        warnings = admit_final(&ctx, &mut next, Some(current), fv)?;
         Ok(next)
     })
     .await?;
@@ -323,10 +323,10 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
     let mut warnings = Vec::new();
     let updated = update_charged(&ctx, |current| {
         let patched = match kind {
-            patch::PatchKind::Apply => apply::apply(&ctx.res, Some(&current), &patch_body, &manager, force)?,
+            patch::PatchKind::Apply => apply::apply(&ctx.res, Some(current), &patch_body, &manager, force)?,
             other => {
-                let mut p = patch::apply_patch(&ctx.res, other, &current, &patch_body)?;
-                apply::record_update(&ctx.res, Some(&current), &mut p, &manager, "Update");
+                let mut p = patch::apply_patch(&ctx.res, other, current, &patch_body)?;
+                apply::record_update(&ctx.res, Some(current), &mut p, &manager, "Update");
                 p
             }
         };
@@ -338,12 +338,12 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> ApiResult<Response> {
         {
             m.remove("resourceVersion");
         }
-        let mut next = merge_for_subresource(&ctx, &current, patched);
+        let mut next = merge_for_subresource(&ctx, current, patched);
         admit::check_type(&ctx.res, &mut next)?;
         if meta::name(&next) != ctx.name() {
             return Err(ApiError::BadRequest("metadata.name cannot be changed by a patch".into()));
         }
-        warnings = admit_final(&ctx, &mut next, Some(&current), fv)?;
+        warnings = admit_final(&ctx, &mut next, Some(current), fv)?;
         Ok(next)
     })
     .await?;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use canopy_client::{LeanPod, into_pods};
+use canopy_client::{PodOutline, into_pods};
 use futures::{Stream, StreamExt, TryStreamExt, future};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
@@ -28,8 +28,10 @@ pub fn pods(
     lag: Duration,
 ) -> (Store<Pod>, impl Stream<Item = ObjectRef<ReplicaSet>> + Send + 'static) {
     let (cache, writer) = reflector::store();
-    // Decoded without managedFields (the controller never reads them; the cache holds every pod).
-    let events = watcher(Api::<LeanPod>::all(client), watcher::Config::default()).default_backoff().map_ok(into_pods);
+    // Outlines: the controller reads pods' metadata, status and node, never their containers or
+    // managedFields (most of a pod), and its cache holds every pod.
+    let events =
+        watcher(Api::<PodOutline>::all(client), watcher::Config::default()).default_backoff().map_ok(into_pods);
     let events = if lag.is_zero() {
         events.boxed()
     } else {
