@@ -50,7 +50,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub use error::ApiError;
-pub use serve::{RunningServer, ServerConfig, start};
+pub use serve::{Local, RunningServer, ServerConfig, start};
 
 use crate::objects::Objects;
 use crate::registry::Registry;
@@ -228,16 +228,14 @@ pub fn router(api: Api) -> Router {
 /// The router behind what every request passes first: panics caught, the client
 /// authenticated, requests in flight limited. Wrapped around the router rather than layered
 /// into it, where it would be copied into every request's route service.
-pub fn service(
+pub(crate) fn service(
     api: Api,
     router: Router,
     peer: std::net::SocketAddr,
 ) -> impl tower::Service<
-    http::Request<hyper::body::Incoming>,
+    Request,
     Response = http::Response<
-        impl hyper::body::Body<Data = bytes::Bytes, Error = impl Into<Box<dyn std::error::Error + Send + Sync>>>
-        + Send
-        + 'static,
+        impl hyper::body::Body<Data = bytes::Bytes, Error = impl Into<tower::BoxError>> + Send + 'static,
     >,
     Error = std::convert::Infallible,
     Future = impl Send + 'static,
@@ -245,7 +243,6 @@ pub fn service(
 + Send
 + 'static {
     tower::ServiceBuilder::new()
-        .map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new))
         .layer(axum::Extension(ClientAddr(peer)))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))

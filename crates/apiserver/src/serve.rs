@@ -34,9 +34,16 @@ pub struct RunningServer {
     pub ca_pem: String,
     pub admin_token: String,
     task: tokio::task::JoinHandle<()>,
+    api: Api,
+    router: axum::Router,
 }
 
 impl RunningServer {
+    /// What makes clients of this server for components in its own process; see [`Local`].
+    pub fn local(&self) -> Local {
+        Local { api: self.api.clone(), router: self.router.clone(), token: self.admin_token.clone() }
+    }
+
     /// Serves until the listener fails.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task failed")
@@ -108,6 +115,34 @@ fn tls_acceptor(pki: &Pki) -> anyhow::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Clients of a server for components in its own process (the scheduler, the controllers):
+/// requests go to the router directly instead of through TLS and TCP, and pass
+/// authentication (with the admin token), authorization and admission as any client's. A
+/// request's server-side work runs on the task that awaits it.
+#[derive(Clone)]
+pub struct Local {
+    api: Api,
+    router: axum::Router,
+    token: String,
+}
+
+impl Local {
+    /// A client; make it on the runtime that will use it (kube-rs starts a task there).
+    pub fn client(&self) -> kube::Client {
+        let bearer =
+            http::HeaderValue::try_from(format!("Bearer {}", self.token)).expect("the admin token is a header value");
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |req: http::Request<kube::client::Body>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.headers_mut().insert(http::header::AUTHORIZATION, bearer.clone());
+                req
+            })
+            .service(crate::service(self.api.clone(), self.router.clone(), local));
+        kube::Client::new(service, "default")
+    }
+}
+
 /// Opens the data directory and starts serving; returns once the listener is bound.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -145,6 +180,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         agents: Arc::new(crate::agents::Agents::new(&pki.agent_client_cert_pem, &pki.agent_client_key_pem)?),
     }));
     let app = crate::router(api.clone());
+    let (api_for_local, app_for_local) = (api.clone(), app.clone());
     let acceptor = tls_acceptor(&pki)?;
     tracing::info!(%url, kubeconfig = %kubeconfig.display(), "serving");
     let task = tokio::spawn(async move {
@@ -158,7 +194,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let service = TowerToHyperService::new(crate::service(api.clone(), app.clone(), peer));
+            let service = TowerToHyperService::new(
+                tower::ServiceBuilder::new()
+                    .map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new))
+                    .service(crate::service(api.clone(), app.clone(), peer)),
+            );
             tokio::spawn(async move {
                 let tls = match acceptor.accept(tcp).await {
                     Ok(t) => t,
@@ -176,5 +216,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             });
         }
     });
-    Ok(RunningServer { addr, url, kubeconfig, ca_pem: pki.ca_pem.clone(), admin_token: pki.admin_token.clone(), task })
+    Ok(RunningServer {
+        addr,
+        url,
+        kubeconfig,
+        ca_pem: pki.ca_pem.clone(),
+        admin_token: pki.admin_token.clone(),
+        task,
+        api: api_for_local,
+        router: app_for_local,
+    })
 }

@@ -210,16 +210,16 @@ pub async fn sim_hosts(kubeconfig: PathBuf, hosts: usize, zones: usize, prefix: 
 }
 
 /// Runs the platform's control loops in this process, as `canopy server` does.
-async fn start_platform(kubeconfig: &Path) -> anyhow::Result<()> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).context("reading the kubeconfig")?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    let client = kube::Client::try_from(config.clone())?;
+/// The scheduler and controllers, in the server's process as `canopy server` runs them.
+fn start_platform(server: &canopy_apiserver::RunningServer) -> anyhow::Result<()> {
+    let local = server.local();
+    let client = local.client();
     tokio::spawn(async move {
         if let Err(e) = canopy_controllers::run(client).await {
             eprintln!("canopy-bench serve: the controllers stopped: {e:#}");
         }
     });
-    canopy_scheduler::driver::spawn_dedicated(move || async move { Ok(kube::Client::try_from(config)?) })
+    canopy_scheduler::driver::spawn_dedicated(move || async move { Ok(local.client()) })
         .context("starting the scheduler's thread")?;
     Ok(())
 }
@@ -234,7 +234,7 @@ pub async fn serve(data_dir: PathBuf, listen: SocketAddr, platform: bool) -> any
         .await
         .context("starting the API server")?;
     if platform {
-        start_platform(&server.kubeconfig).await?;
+        start_platform(&server)?;
     }
     let line = serde_json::json!({"url": server.url, "kubeconfig": server.kubeconfig});
     {

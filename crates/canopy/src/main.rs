@@ -78,15 +78,16 @@ async fn start_control_plane(
 ) -> anyhow::Result<canopy_apiserver::RunningServer> {
     let server = canopy_apiserver::start(config).await.context("starting the API server")?;
     eprintln!("canopy: serving {} (kubeconfig: {})", server.url, server.kubeconfig.display());
-    // The platform's controllers are API clients like any other, over HTTPS.
-    let controllers_client = directory::admin_client(Some(server.kubeconfig.clone())).await?;
+    // The platform's controllers and scheduler are API clients like any other, in-process:
+    // authenticated and authorized as over HTTPS, without the TLS and TCP round trips.
+    let local = server.local();
+    let controllers_client = local.client();
     tokio::spawn(async move {
         if let Err(e) = canopy_controllers::run(controllers_client).await {
             tracing::error!(error = %e, "the controllers stopped");
         }
     });
-    let kubeconfig = server.kubeconfig.clone();
-    canopy_scheduler::driver::spawn_dedicated(move || directory::admin_client(Some(kubeconfig)))
+    canopy_scheduler::driver::spawn_dedicated(move || async move { Ok(local.client()) })
         .context("starting the scheduler's thread")?;
     Ok(server)
 }
