@@ -44,6 +44,24 @@ fn check(same: bool) -> Outcome {
 
 struct Compare<'a>(&'a Value);
 
+/// The integer methods of [`Compare`]: a number equal to the expected one.
+macro_rules! numbers {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Outcome {
+            self.number(v.into())
+        }
+    )*};
+}
+
+/// Methods of [`KeyName`] for values that are no member name.
+macro_rules! refuse {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(self, _: $t) -> Result<String, Differs> {
+            Err(Differs)
+        }
+    )*};
+}
+
 impl Compare<'_> {
     fn number(self, n: Number) -> Outcome {
         check(matches!(self.0, Value::Number(m) if *m == n))
@@ -65,37 +83,8 @@ impl<'a> ser::Serializer for Compare<'a> {
         check(self.0.as_bool() == Some(v))
     }
 
-    fn serialize_i8(self, v: i8) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_i16(self, v: i16) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_i32(self, v: i32) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_i64(self, v: i64) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_u8(self, v: u8) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_u16(self, v: u16) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_u32(self, v: u32) -> Outcome {
-        self.number(v.into())
-    }
-
-    fn serialize_u64(self, v: u64) -> Outcome {
-        self.number(v.into())
-    }
+    numbers!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64);
+    numbers!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
 
     fn serialize_f32(self, v: f32) -> Outcome {
         self.serialize_f64(f64::from(v))
@@ -218,44 +207,25 @@ impl Items<'_> {
     }
 }
 
-impl ser::SerializeSeq for Items<'_> {
-    type Ok = ();
-    type Error = Differs;
+/// The three sequence traits, all one comparison of items in order.
+macro_rules! items {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Items<'_> {
+            type Ok = ();
+            type Error = Differs;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Outcome {
-        self.item(value)
-    }
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Outcome {
+                self.item(value)
+            }
 
-    fn end(self) -> Outcome {
-        self.done()
-    }
+            fn end(self) -> Outcome {
+                self.done()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Items<'_> {
-    type Ok = ();
-    type Error = Differs;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Outcome {
-        self.item(value)
-    }
-
-    fn end(self) -> Outcome {
-        self.done()
-    }
-}
-
-impl ser::SerializeTupleStruct for Items<'_> {
-    type Ok = ();
-    type Error = Differs;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Outcome {
-        self.item(value)
-    }
-
-    fn end(self) -> Outcome {
-        self.done()
-    }
-}
+items!(SerializeSeq::serialize_element, SerializeTuple::serialize_element, SerializeTupleStruct::serialize_field);
 
 /// Members are matched by name; every expected member must be written exactly once.
 struct Members<'a> {
@@ -332,57 +302,10 @@ impl ser::Serializer for KeyName {
         value.serialize(self)
     }
 
-    fn serialize_bool(self, _: bool) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_i8(self, _: i8) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_i16(self, _: i16) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_i32(self, _: i32) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_i64(self, _: i64) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_u8(self, _: u8) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_u16(self, _: u16) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_u32(self, _: u32) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_u64(self, _: u64) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_f32(self, _: f32) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_f64(self, _: f64) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_char(self, _: char) -> Result<String, Differs> {
-        Err(Differs)
-    }
-
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, Differs> {
-        Err(Differs)
-    }
+    refuse!(serialize_bool: bool, serialize_char: char, serialize_bytes: &[u8]);
+    refuse!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64);
+    refuse!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    refuse!(serialize_f32: f32, serialize_f64: f64);
 
     fn serialize_none(self) -> Result<String, Differs> {
         Err(Differs)
