@@ -65,21 +65,14 @@ impl Changed {
 
 /// The set of fields `obj` sets, as leaf paths.
 pub fn leaves(obj: &Value, meta: &dyn PatchMeta) -> Vec<Path> {
-    leaves_in(obj, None, meta)
-}
-
-/// The leaves of `obj` in the `changed` sections only (all of them for `None`): every leaf a
-/// write changed is among those returned, and a status write does not walk the spec.
-pub fn leaves_in(obj: &Value, changed: Option<&Changed>, meta: &dyn PatchMeta) -> Vec<Path> {
     let mut out = Vec::new();
     let Some(map) = obj.as_object() else { return out };
-    let skip = |top: &str, inner: Option<&str>| changed.is_some_and(|c| !c.has(top, inner));
     for (k, v) in map {
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "metadata" => {
                 for (mk, mv) in v.as_object().into_iter().flatten() {
-                    if OWNED_METADATA.contains(&mk.as_str()) && !skip(k, Some(mk)) {
+                    if OWNED_METADATA.contains(&mk.as_str()) {
                         walk(
                             mv,
                             &mut vec!["metadata".into(), mk.clone()],
@@ -90,7 +83,6 @@ pub fn leaves_in(obj: &Value, changed: Option<&Changed>, meta: &dyn PatchMeta) -
                     }
                 }
             }
-            _ if skip(k, None) => {}
             _ => walk(v, &mut vec![k.clone()], &mut vec![format!("f:{k}")], meta, &mut out),
         }
     }

@@ -18,6 +18,8 @@ pub struct Filter {
     reads: Projection,
     /// `reads` written out: equal for filters that read the same fields.
     reads_key: std::sync::Arc<str>,
+    /// The selectors as written: equal for filters that select the same.
+    key: std::sync::Arc<str>,
 }
 
 impl Filter {
@@ -45,7 +47,8 @@ impl Filter {
             reads.add(field_path(f));
         }
         let reads_key = format!("{reads:?}").into();
-        Ok(Self { labels, fields, reads, reads_key })
+        let key = format!("{}\n{}", label_selector.unwrap_or_default(), field_selector.unwrap_or_default()).into();
+        Ok(Self { labels, fields, reads, reads_key, key })
     }
 
     /// Whether the stored JSON object `bytes` matches, decoding only what the selectors read.
@@ -58,6 +61,11 @@ impl Filter {
     /// (`None` when it did not parse), for callers that share one decoding among filters.
     pub fn matches_partial(&self, partial: Option<&Value>) -> bool {
         self.is_empty() || partial.is_none_or(|p| self.matches(p))
+    }
+
+    /// The selectors as written, naming the filter in verdicts shared among watchers.
+    pub fn key(&self) -> &std::sync::Arc<str> {
+        &self.key
     }
 
     /// What of a stored object the selectors read, and that written out as a key (filters

@@ -209,8 +209,7 @@ pub async fn sim_hosts(kubeconfig: PathBuf, hosts: usize, zones: usize, prefix: 
     std::process::exit(0);
 }
 
-/// Runs the platform's control loops in this process, as `canopy server` does.
-/// The scheduler and controllers, in the server's process as `canopy server` runs them.
+/// Runs the scheduler and controllers in the server's process, as `canopy server` does.
 fn start_platform(server: &canopy_apiserver::RunningServer) -> anyhow::Result<()> {
     let local = server.local();
     let client = local.client();

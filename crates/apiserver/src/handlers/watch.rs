@@ -30,13 +30,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
     let out = negotiate::output(&ctx.headers)?;
     let filter = Filter::parse(&ctx.res, ctx.query.get("labelSelector"), ctx.query.get("fieldSelector"))?;
-    // The selectors as written name the filter in the shared verdicts.
-    let selectors: Arc<str> = format!(
-        "{}\n{}",
-        ctx.query.get("labelSelector").unwrap_or_default(),
-        ctx.query.get("fieldSelector").unwrap_or_default()
-    )
-    .into();
     let rv = ctx.query.get("resourceVersion");
     let send_initial = ctx.query.flag("sendInitialEvents") || rv.is_none_or(|r| r == "0");
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
@@ -115,7 +108,7 @@ pub async fn watch(ctx: Ctx) -> ApiResult<Response> {
                             Some(Ok(ev)) => ev,
                         };
                         last_rv = ev.revision;
-                        if let Some(kind) = event_kind(&ev, filter.is_empty(), |kv| ctx.api.encoded.selects(&filter, &selectors, kv)) {
+                        if let Some(kind) = event_kind(&ev, filter.is_empty(), |kv| ctx.api.encoded.selects(&filter, kv)) {
                             if matches!(out, Output::Json | Output::Yaml) {
                                 // The common case: every watcher sends the same bytes, encoded once.
                                 if let Some(obj) = ctx.api.encoded.get(&ctx.res, &ev.kv) {
@@ -218,13 +211,13 @@ impl EncodedEvents {
         self.encoded.get_or((kv.mod_revision, api_version.clone()), || crate::wire::encode(&api_version, kv).ok())
     }
 
-    /// Whether `filter` (written as `selectors`) selects the stored value `kv`.
-    fn selects(&self, filter: &Filter, selectors: &Arc<str>, kv: &canopy_store::KeyValue) -> bool {
+    /// Whether `filter` selects the stored value `kv`.
+    fn selects(&self, filter: &Filter, kv: &canopy_store::KeyValue) -> bool {
         if filter.is_empty() {
             return true;
         }
         self.verdicts
-            .get_or((kv.mod_revision, selectors.clone()), || {
+            .get_or((kv.mod_revision, filter.key().clone()), || {
                 let (reads, key) = filter.reads();
                 let partial = self
                     .partials
